@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import Logging
+import ScribeChat
+import ScribeLLM
+import ScribeStore
+
+/// `POST /v1/chat`: stores the user's message, asks the LLM synchronously, stores the answer.
+///
+/// The LLM call is bounded by the client's total timeout. When it fails, the
+/// user message is kept as `failed` with a readable error and the response is
+/// a 502, 503 or 504 JSON error: never a hang, never a half-written answer.
+struct ChatController {
+    let store: Store
+    let responder: ChatResponder
+
+    /// The longest text accepted in one message, in characters.
+    static let maxTextLength = 100_000
+
+    struct ChatRequest: Decodable {
+        var conversationId: UUID?
+        var text: String
+    }
+
+    func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
+        group.post("chat", use: chat)
+    }
+
+    @Sendable func chat(_ request: Request, context: ScribeRequestContext) async throws -> ChatResponse {
+        let user = try context.requireIdentity()
+        let input = try await request.decodeJSON(as: ChatRequest.self, context: context)
+        let text = input.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw APIError.invalid("text", code: "empty_text", "'text' must not be empty.") }
+        guard text.count <= Self.maxTextLength else {
+            throw APIError.invalid("text", code: "text_too_long", "'text' must be at most \(Self.maxTextLength) characters.")
+        }
+
+        let started: (conversation: Conversation, message: Message)
+        do {
+            started = try await store.startChat(
+                userID: user.id,
+                conversationID: input.conversationId,
+                text: text,
+                newTitle: Self.title(from: text)
+            )
+        } catch let error as StoreError where error.code == .notFound {
+            throw APIError.notFound("Conversation")
+        }
+
+        let completion: ChatCompletion
+        do {
+            completion = try await responder.answer(started.message)
+        } catch {
+            let failure = Self.failure(for: error)
+            context.logger.warning(
+                "chat answer failed",
+                metadata: ["message_id": "\(started.message.id)", "reason": "\(failure.code)", "error": "\(error)"]
+            )
+            try await store.failMessage(id: started.message.id, error: failure.message)
+            throw failure
+        }
+
+        let stored = try await store.finishChat(
+            userMessageID: started.message.id,
+            conversationID: started.conversation.id,
+            answer: completion.content,
+            metadata: responder.metadata(for: completion)
+        )
+        return ChatResponse(
+            conversationId: started.conversation.id.lowercasedString,
+            userMessage: MessageResponse(stored.userMessage),
+            assistantMessage: MessageResponse(stored.assistantMessage)
+        )
+    }
+
+    /// A conversation title from the first words of its first message.
+    static func title(from text: String) -> String {
+        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
+        let words = firstLine.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard words.count > 60 else { return words }
+        let cut = words.prefix(60)
+        let atWord = cut.lastIndex(of: " ").map { cut[..<$0] } ?? cut
+        return atWord + "…"
+    }
+
+    /// The HTTP error for an LLM failure; its message is what the user message shows.
+    static func failure(for error: any Error) -> APIError {
+        guard let error = error as? LLMError else {
+            return APIError(.serviceUnavailable, code: "llm_unavailable", message: "The assistant could not answer; please try again.")
+        }
+        switch error.kind {
+        case .timeout:
+            return APIError(.gatewayTimeout, code: "llm_timeout", message: "The language model did not answer in time; please try again.")
+        case .rateLimited:
+            var headers = HTTPFields()
+            if let retryAfter = error.retryAfter {
+                headers[.retryAfter] = String(max(1, retryAfter.components.seconds))
+            }
+            return APIError(
+                .serviceUnavailable,
+                code: "llm_rate_limited",
+                message: "The language model is busy right now; please try again shortly.",
+                headers: headers
+            )
+        case .invalidResponse:
+            return APIError(.badGateway, code: "llm_bad_response", message: "The language model sent an answer that could not be read.")
+        case .rejected:
+            // The provider's own words stay in the log: they can echo request details.
+            return APIError(
+                .badGateway,
+                code: "llm_rejected",
+                message: "The language model refused the request (status \(error.statusCode.map(String.init) ?? "unknown"))."
+            )
+        default:
+            if error.statusCode != nil {
+                return APIError(.badGateway, code: "llm_error", message: "The language model failed to answer; please try again.")
+            }
+            return APIError(.serviceUnavailable, code: "llm_unavailable", message: "The language model cannot be reached; please try again.")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import ScribeStore
+
+/// Conversations and their messages: create, list, get, delete, history, one message.
+struct ConversationController {
+    let store: Store
+
+    struct CreateRequest: Decodable {
+        var title: String?
+    }
+
+    func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
+        group.post("conversations", use: create)
+        group.get("conversations", use: list)
+        group.get("conversations/{id}", use: get)
+        group.delete("conversations/{id}", use: delete)
+        group.get("conversations/{id}/messages", use: messages)
+        group.get("messages/{id}", use: message)
+    }
+
+    @Sendable func create(_ request: Request, context: ScribeRequestContext) async throws -> EditedResponse<ConversationResponse> {
+        let user = try context.requireIdentity()
+        let input = try await request.decodeJSON(as: CreateRequest.self, context: context)
+        let title = try Self.title(input.title)
+        let conversation = try await store.createConversation(userID: user.id, title: title)
+        return EditedResponse(status: .created, response: ConversationResponse(conversation))
+    }
+
+    @Sendable func list(_ request: Request, context: ScribeRequestContext) async throws -> ListResponse<ConversationResponse> {
+        let user = try context.requireIdentity()
+        let pagination = try Pagination(request)
+        let cursor = try pagination.after.map { text throws(APIError) in
+            guard let cursor = ConversationCursor(text) else { throw Pagination.badCursor() }
+            return cursor
+        }
+        let page = try await store.conversations(userID: user.id, limit: pagination.limit, after: cursor)
+        return ListResponse(items: page.items.map(ConversationResponse.init), nextCursor: page.nextCursor)
+    }
+
+    @Sendable func get(_ request: Request, context: ScribeRequestContext) async throws -> ConversationResponse {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Conversation")
+        guard let conversation = try await store.conversation(id: id, userID: user.id) else {
+            throw APIError.notFound("Conversation")
+        }
+        return ConversationResponse(conversation)
+    }
+
+    @Sendable func delete(_ request: Request, context: ScribeRequestContext) async throws -> HTTPResponse.Status {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Conversation")
+        guard try await store.deleteConversation(id: id, userID: user.id) else { throw APIError.notFound("Conversation") }
+        return .noContent
+    }
+
+    @Sendable func messages(_ request: Request, context: ScribeRequestContext) async throws -> ListResponse<MessageResponse> {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Conversation")
+        let pagination = try Pagination(request)
+        let after = try pagination.after.map { text throws(APIError) in
+            guard let id = UUID(uuidString: text) else { throw Pagination.badCursor() }
+            return id
+        }
+        guard let page = try await store.messages(conversationID: id, userID: user.id, limit: pagination.limit, after: after) else {
+            throw APIError.notFound("Conversation")
+        }
+        return ListResponse(items: page.items.map(MessageResponse.init), nextCursor: page.nextCursor)
+    }
+
+    @Sendable func message(_ request: Request, context: ScribeRequestContext) async throws -> MessageResponse {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Message")
+        guard let message = try await store.message(id: id, userID: user.id) else { throw APIError.notFound("Message") }
+        return MessageResponse(message)
+    }
+
+    static let defaultTitle = "New conversation"
+
+    static func title(_ raw: String?) throws(APIError) -> String {
+        guard let raw else { return defaultTitle }
+        let title = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !title.isEmpty else { return defaultTitle }
+        guard title.count <= 200 else {
+            throw .invalid("title", code: "title_too_long", "'title' must be at most 200 characters.")
+        }
+        return title
+    }
+}

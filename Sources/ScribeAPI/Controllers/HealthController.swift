@@ -1,0 +1,33 @@
+import Hummingbird
+import ScribeStore
+
+/// `GET /health` (the process answers) and `GET /ready` (the database answers too).
+struct HealthController {
+    let store: Store
+
+    struct Status: ResponseEncodable {
+        var status: String
+    }
+
+    func addRoutes(to router: Router<ScribeRequestContext>) {
+        router.get("health") { _, _ in Status(status: "ok") }
+        router.get("ready", use: ready)
+    }
+
+    @Sendable func ready(_ request: Request, context: ScribeRequestContext) async throws -> Status {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.ping() }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    throw CancellationError()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            throw APIError(.serviceUnavailable, code: "not_ready", message: "The database is not reachable.")
+        }
+        return Status(status: "ready")
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import ScribeStore
+
+// The API's JSON bodies. Keys are encoded snake_case by `JSONCoding.encoder`;
+// timestamps are RFC 3339 UTC with milliseconds.
+
+extension UUID {
+    /// The lowercase canonical form clients see (`Foundation` prints uppercase).
+    var lowercasedString: String { uuidString.lowercased() }
+}
+
+extension Date {
+    /// RFC 3339 in UTC with fractional seconds, e.g. `2026-11-21T20:04:05.123Z`.
+    var rfc3339: String {
+        formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+struct UserResponse: ResponseEncodable {
+    var id: String
+    var email: String
+    var username: String?
+    var createdAt: String
+
+    init(_ user: User) {
+        id = user.id.lowercasedString
+        email = user.email
+        username = user.username
+        createdAt = user.createdAt.rfc3339
+    }
+}
+
+struct SessionResponse: ResponseEncodable {
+    var user: UserResponse
+    var accessToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int64
+}
+
+struct ConversationResponse: ResponseEncodable {
+    var id: String
+    var title: String
+    var createdAt: String
+    var updatedAt: String
+
+    init(_ conversation: Conversation) {
+        id = conversation.id.lowercasedString
+        title = conversation.title
+        createdAt = conversation.createdAt.rfc3339
+        updatedAt = conversation.updatedAt.rfc3339
+    }
+}
+
+struct MessageResponse: ResponseEncodable {
+    struct AttachmentResponse: Encodable {
+        var filename: String
+        var contentType: String
+        var size: Int
+        var pages: Int?
+    }
+
+    var id: String
+    var conversationId: String
+    var role: String
+    var content: String
+    var status: String
+    var stage: String?
+    var error: String?
+    var replyTo: String?
+    var attachments: [AttachmentResponse]
+    var metadata: MessageMetadata?
+    var createdAt: String
+    var updatedAt: String
+
+    init(_ message: Message) {
+        id = message.id.lowercasedString
+        conversationId = message.conversationID.lowercasedString
+        role = message.role.rawValue
+        content = message.content
+        status = message.status.rawValue
+        stage = message.stage
+        error = message.error
+        replyTo = message.replyTo?.lowercasedString
+        attachments = message.attachments.map {
+            AttachmentResponse(filename: $0.filename, contentType: $0.contentType, size: $0.size, pages: $0.pages)
+        }
+        metadata = message.metadata.isEmpty ? nil : message.metadata
+        createdAt = message.createdAt.rfc3339
+        updatedAt = message.updatedAt.rfc3339
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, conversationId, role, content, status, stage, error, replyTo, attachments, metadata, createdAt, updatedAt
+    }
+
+    /// Encodes every key, with explicit nulls, so pollers see a stable shape.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(conversationId, forKey: .conversationId)
+        try container.encode(role, forKey: .role)
+        try container.encode(content, forKey: .content)
+        try container.encode(status, forKey: .status)
+        try container.encode(stage, forKey: .stage)
+        try container.encode(error, forKey: .error)
+        try container.encode(replyTo, forKey: .replyTo)
+        try container.encode(attachments, forKey: .attachments)
+        try container.encode(metadata, forKey: .metadata)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
+}
+
+/// Every list: `{items, next_cursor}`; the cursor is null on the last page.
+struct ListResponse<Item: Encodable & Sendable>: ResponseEncodable {
+    var items: [Item]
+    var nextCursor: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        // Encode null explicitly: clients test `next_cursor === null`.
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor
+    }
+}
+
+struct ChatResponse: ResponseEncodable {
+    var conversationId: String
+    var userMessage: MessageResponse
+    var assistantMessage: MessageResponse
+}

@@ -1,0 +1,46 @@
+import Hummingbird
+import Logging
+import ScribeChat
+import ScribeStore
+
+/// What the HTTP API needs to serve requests.
+public struct APIDependencies: Sendable {
+    public var store: Store
+    public var tokens: AccessTokens
+    public var responder: ChatResponder
+    /// bcrypt cost for new password hashes.
+    public var bcryptCost: UInt8
+    /// The largest JSON body accepted, in bytes.
+    public var maxJSONBodyBytes: Int
+
+    public init(store: Store, tokens: AccessTokens, responder: ChatResponder, bcryptCost: UInt8, maxJSONBodyBytes: Int) {
+        self.store = store
+        self.tokens = tokens
+        self.responder = responder
+        self.bcryptCost = bcryptCost
+        self.maxJSONBodyBytes = maxJSONBodyBytes
+    }
+}
+
+/// Builds the router of the whole v1 API.
+public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
+    let router = Router(context: ScribeRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: JSONBodyLimitMiddleware(limit: dependencies.maxJSONBodyBytes))
+
+    HealthController(store: dependencies.store).addRoutes(to: router)
+
+    let auth = AuthController(
+        store: dependencies.store,
+        tokens: dependencies.tokens,
+        passwords: PasswordHasher(cost: dependencies.bcryptCost)
+    )
+    let v1 = router.group("v1")
+    auth.addPublicRoutes(to: v1)
+
+    let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
+    auth.addPrivateRoutes(to: authenticated)
+    ConversationController(store: dependencies.store).addRoutes(to: authenticated)
+    ChatController(store: dependencies.store, responder: dependencies.responder).addRoutes(to: authenticated)
+    return router
+}

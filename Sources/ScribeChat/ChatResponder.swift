@@ -1,0 +1,64 @@
+import Logging
+import ScribeLLM
+import ScribeStore
+
+/// Answers a user message: gathers the conversation's recent history, fits it
+/// to the context budget behind the system prompt, and asks the LLM.
+///
+/// Used by the synchronous `POST /v1/chat` and by the worker's LLM step, so both
+/// see the same prompt for the same history.
+public struct ChatResponder: Sendable {
+    let store: Store
+    let provider: any LLMProvider
+    let systemPrompt: String
+    let budget: ContextBudget
+
+    /// Creates a responder.
+    public init(store: Store, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
+        self.store = store
+        self.provider = provider
+        self.systemPrompt = systemPrompt
+        self.budget = budget
+    }
+
+    /// The provider's name, for logs and message metadata.
+    public var providerName: String { provider.name }
+
+    /// Asks the LLM to answer `message`, with the conversation so far as context.
+    public func answer(_ message: Message) async throws -> ChatCompletion {
+        let history = try await store.history(
+            conversationID: message.conversationID,
+            through: message.id,
+            limit: budget.maxMessages + 1
+        )
+        let conversation = history.map { ChatMessage(role: ChatMessage.Role($0.role), content: $0.content) }
+        let prompt = budget.prompt(system: systemPrompt, conversation: conversation)
+        return try await provider.complete(prompt)
+    }
+
+    /// The metadata recorded on the assistant message for `completion`.
+    public func metadata(for completion: ChatCompletion) -> MessageMetadata {
+        MessageMetadata(
+            provider: provider.name,
+            model: completion.model,
+            offline: completion.isOffline,
+            usage: completion.usage.map {
+                MessageMetadata.Usage(
+                    promptTokens: $0.promptTokens,
+                    completionTokens: $0.completionTokens,
+                    totalTokens: $0.totalTokens
+                )
+            }
+        )
+    }
+}
+
+extension ChatMessage.Role {
+    init(_ role: MessageRole) {
+        switch role {
+        case .user: self = .user
+        case .assistant: self = .assistant
+        case .system: self = .system
+        }
+    }
+}

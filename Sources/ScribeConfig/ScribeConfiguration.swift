@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import ScribeLLM
+
+/// Everything Scribe reads from its environment (12-factor), with defaults for a local run.
+///
+/// The README's configuration table lists each variable; keep the two in step.
+public struct ScribeConfiguration: Sendable {
+    /// Which LLM answers chats.
+    public enum LLM: Sendable {
+        /// The offline extractive summariser: no network, no key.
+        case extractive
+        /// An OpenAI-compatible Chat Completions endpoint.
+        case chatCompletions(ChatCompletionsClient.Configuration)
+    }
+
+    /// `DATABASE_URL`.
+    public var databaseURL: String
+    /// `HOST`, `PORT`: where the API listens.
+    public var host: String
+    public var port: Int
+    /// `JWT_SECRET`: the HMAC key for access tokens (at least 32 bytes). Required by `scribe api`.
+    public var jwtSecret: String?
+    /// `JWT_TTL_SECONDS`: how long an access token lives.
+    public var tokenLifetime: Duration
+    /// `BCRYPT_COST`: the bcrypt work factor for new password hashes.
+    public var bcryptCost: UInt8
+    /// `LLM_*`, `MISTRAL_*`.
+    public var llm: LLM
+    /// `SYSTEM_PROMPT`.
+    public var systemPrompt: String
+    /// `HISTORY_MAX_MESSAGES`: at most this many earlier messages go to the LLM.
+    public var historyMaxMessages: Int
+    /// `CONTEXT_MAX_TOKENS`: estimated token budget of the prompt (system + history + question).
+    public var contextMaxTokens: Int
+    /// `MAX_JSON_BODY_BYTES`: the largest JSON request body accepted.
+    public var maxJSONBodyBytes: Int
+    /// `DATABASE_POOL_SIZE`: connections per process.
+    public var databasePoolSize: Int
+    /// `MIGRATIONS_PATH`: the folder holding `*.sql` migrations.
+    public var migrationsPath: String
+    /// `LOG_LEVEL`.
+    public var logLevel: Logger.Level
+
+    /// The default system prompt: short, and honest about documents.
+    public static let defaultSystemPrompt = """
+        You are Scribe, a helpful assistant. Users may share documents; their recognised text \
+        appears in the conversation. Answer from that text when it is relevant, say so when the \
+        text does not contain the answer, and keep answers concise.
+        """
+
+    /// Reads the configuration from `environment` (normally `ProcessInfo.processInfo.environment`).
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        let env = Environment(values: environment)
+        databaseURL = env["DATABASE_URL"] ?? "postgres://scribe@127.0.0.1:5432/scribe"
+        host = env["HOST"] ?? "127.0.0.1"
+        port = try env.integer("PORT", default: 8080, in: 0...65535)
+        jwtSecret = env["JWT_SECRET"]
+        if let jwtSecret, jwtSecret.utf8.count < 32 {
+            throw ConfigurationError("JWT_SECRET", "must be at least 32 bytes long (e.g. `openssl rand -hex 32`).")
+        }
+        tokenLifetime = .seconds(try env.integer("JWT_TTL_SECONDS", default: 86_400, in: 60...2_592_000))
+        bcryptCost = UInt8(try env.integer("BCRYPT_COST", default: 12, in: 4...31))
+        systemPrompt = env["SYSTEM_PROMPT"] ?? Self.defaultSystemPrompt
+        historyMaxMessages = try env.integer("HISTORY_MAX_MESSAGES", default: 20, in: 0...1000)
+        contextMaxTokens = try env.integer("CONTEXT_MAX_TOKENS", default: 8000, in: 256...2_000_000)
+        maxJSONBodyBytes = try env.integer("MAX_JSON_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
+        databasePoolSize = try env.integer("DATABASE_POOL_SIZE", default: 20, in: 1...500)
+        migrationsPath = env["MIGRATIONS_PATH"] ?? "sql"
+        let level = env["LOG_LEVEL"] ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError("LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical.")
+        }
+        self.logLevel = logLevel
+        llm = try Self.llm(from: env)
+    }
+
+    /// Picks the LLM: `LLM_PROVIDER=extractive` forces the offline one; otherwise
+    /// `LLM_BASE_URL`/`LLM_API_KEY`/`LLM_MODEL`, then `MISTRAL_API_KEY`/`MISTRAL_MODEL`,
+    /// and with none of them, the offline extractive provider.
+    private static func llm(from env: Environment) throws(ConfigurationError) -> LLM {
+        let provider = env["LLM_PROVIDER"]?.lowercased()
+        if provider == "extractive" { return .extractive }
+        if let provider, provider != "openai" {
+            throw ConfigurationError("LLM_PROVIDER", "must be `extractive` or `openai` (any OpenAI-compatible server).")
+        }
+
+        let baseURL: String
+        let apiKey: String?
+        let model: String
+        if let url = env["LLM_BASE_URL"] ?? (env["LLM_API_KEY"] != nil ? "https://api.openai.com/v1" : nil) {
+            baseURL = url
+            apiKey = env["LLM_API_KEY"]
+            guard let name = env["LLM_MODEL"] else {
+                throw ConfigurationError("LLM_MODEL", "is required with LLM_BASE_URL or LLM_API_KEY (e.g. gpt-4o-mini).")
+            }
+            model = name
+        } else if let mistralKey = env["MISTRAL_API_KEY"] {
+            baseURL = "https://api.mistral.ai/v1"
+            apiKey = mistralKey
+            model = env["MISTRAL_MODEL"] ?? "mistral-small-latest"
+        } else {
+            if provider == "openai" {
+                throw ConfigurationError("LLM_BASE_URL", "is required when LLM_PROVIDER=openai.")
+            }
+            return .extractive
+        }
+        guard let parsed = URL(string: baseURL), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw ConfigurationError("LLM_BASE_URL", "must be an http(s) URL of the API root, including /v1 (e.g. https://api.mistral.ai/v1).")
+        }
+        var configuration = ChatCompletionsClient.Configuration(baseURL: baseURL, apiKey: apiKey, model: model)
+        configuration.maxTokens = try env.optionalInteger("LLM_MAX_TOKENS", in: 1...1_000_000)
+        configuration.attemptTimeout = .milliseconds(try env.integer("LLM_TIMEOUT_MS", default: 60_000, in: 100...3_600_000))
+        configuration.totalTimeout = .milliseconds(try env.integer("LLM_TOTAL_TIMEOUT_MS", default: 120_000, in: 100...3_600_000))
+        configuration.maxAttempts = try env.integer("LLM_MAX_ATTEMPTS", default: 4, in: 1...20)
+        return .chatCompletions(configuration)
+    }
+}
+
+/// Typed reads of environment variables; an empty value counts as unset.
+struct Environment {
+    var values: [String: String]
+
+    subscript(name: String) -> String? {
+        guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        try optionalInteger(name, in: range) ?? value
+    }
+
+    func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let text = self[name] else { return nil }
+        guard let number = Int(text), range.contains(number) else {
+            throw ConfigurationError(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return number
+    }
+}

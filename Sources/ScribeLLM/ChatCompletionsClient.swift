@@ -1,0 +1,341 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+
+/// An ``LLMProvider`` that calls an OpenAI-compatible Chat Completions API (OpenAI, Mistral,
+/// vLLM, Ollama, llama.cpp server…) over AsyncHTTPClient.
+///
+/// Each call is bounded twice: ``Configuration/attemptTimeout`` limits one request including its
+/// whole body, ``Configuration/totalTimeout`` limits every attempt plus the waits between them.
+/// Rate limits (429, 408, 409), 5xx answers, connection failures and timeouts are retried with
+/// capped exponential backoff and full jitter, honouring `Retry-After`; rejected requests
+/// (400/401/403/404/422, other 4xx, `insufficient_quota`) and unusable answers are not.
+///
+/// The caller owns the `HTTPClient` and shuts it down.
+public struct ChatCompletionsClient: LLMProvider {
+    /// Where to send requests and how hard to try.
+    public let configuration: Configuration
+    private let httpClient: HTTPClient
+    private let logger: Logger
+
+    /// `"chat-completions"`.
+    public var name: String { "chat-completions" }
+
+    /// Creates a client.
+    ///
+    /// With AsyncHTTPClient's default pool settings a refused connection is retried inside the
+    /// pool until the attempt's deadline; set `connectionPool.retryConnectionEstablishment` to
+    /// `false` on the `HTTPClient` to have each attempt fail at once instead.
+    /// - Parameters:
+    ///   - configuration: Endpoint, model, timeouts and retry policy.
+    ///   - httpClient: The HTTP client to use; the caller keeps it alive and shuts it down.
+    ///   - logger: Where attempts and retries are logged (never with the API key).
+    public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    /// Sends the conversation and returns the first choice's answer, retrying transient failures.
+    public func complete(_ messages: [ChatMessage]) async throws(LLMError) -> ChatCompletion {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let deadline = started + configuration.totalTimeout
+        let request = try makeRequest(messages)
+        let maxAttempts = max(1, configuration.maxAttempts)
+        var attempt = 0
+
+        while true {
+            attempt += 1
+            if Task.isCancelled {
+                throw LLMError(.cancelled, message: "The LLM request was cancelled before attempt \(attempt).")
+            }
+            let remaining = deadline - clock.now
+            let attemptTimeout = min(configuration.attemptTimeout, remaining)
+            logger.debug(
+                "Sending chat completion request",
+                metadata: [
+                    "llm.attempt": "\(attempt)", "llm.model": "\(configuration.model)",
+                    "llm.url": "\(configuration.endpointURL)", "llm.messages": "\(messages.count)",
+                ]
+            )
+
+            let error: LLMError
+            switch await performAttempt(request, timeout: attemptTimeout, endsTotalBudget: attemptTimeout < configuration.attemptTimeout) {
+            case .success(let completion):
+                logger.debug(
+                    "Chat completion received",
+                    metadata: [
+                        "llm.attempt": "\(attempt)", "llm.model": "\(completion.model)",
+                        "llm.duration": "\((clock.now - started).readable)",
+                        "llm.total_tokens": "\(completion.usage?.totalTokens.description ?? "unknown")",
+                    ]
+                )
+                return completion
+            case .failure(let failure):
+                error = failure
+            }
+
+            guard error.isRetryable, error.kind != .cancelled else {
+                logFailure(error, attempt: attempt, note: "not retrying")
+                throw error
+            }
+            guard attempt < maxAttempts else {
+                logFailure(error, attempt: attempt, note: "giving up: no attempts left")
+                throw error.appending("Gave up after \(attempt) attempts.")
+            }
+            let left = deadline - clock.now
+            let delay: Duration
+            if let retryAfter = error.retryAfter {
+                guard retryAfter < left else {
+                    logFailure(error, attempt: attempt, note: "giving up: Retry-After exceeds the time left")
+                    throw error.appending(
+                        "The service asked to wait \(retryAfter.readable), more than the \(max(left, .zero).readable) left of the \(configuration.totalTimeout.readable) budget."
+                    )
+                }
+                delay = retryAfter
+            } else {
+                delay = min(backoff(afterAttempt: attempt), left)
+            }
+            guard left > .zero, left - delay > .milliseconds(1) else {
+                logFailure(error, attempt: attempt, note: "giving up: total timeout reached")
+                throw error.appending("Gave up after \(attempt) attempts: the \(configuration.totalTimeout.readable) total timeout ran out.")
+            }
+            logger.warning(
+                "LLM attempt failed; retrying",
+                metadata: [
+                    "llm.attempt": "\(attempt)", "llm.error.kind": "\(error.kind)",
+                    "llm.status": "\(error.statusCode.map(String.init) ?? "none")",
+                    "llm.retry_in": "\(delay.readable)", "llm.error": "\(error.message)",
+                ]
+            )
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                throw LLMError(.cancelled, message: "The LLM request was cancelled while waiting to retry.")
+            }
+        }
+    }
+
+    // MARK: - One attempt
+
+    /// Runs one request, racing it against `timeout`; the loser is cancelled.
+    private func performAttempt(
+        _ request: HTTPClientRequest,
+        timeout: Duration,
+        endsTotalBudget: Bool
+    ) async -> Result<ChatCompletion, LLMError> {
+        guard timeout > .zero else {
+            return .failure(LLMError(.timeout, message: "The LLM request ran out of its \(configuration.totalTimeout.readable) total timeout."))
+        }
+        let timeoutMessage =
+            endsTotalBudget
+            ? "The LLM service did not answer within the \(configuration.totalTimeout.readable) total timeout."
+            : "The LLM service did not answer within \(timeout.readable)."
+        return await withTaskGroup(of: Result<ChatCompletion, LLMError>?.self) { group in
+            group.addTask {
+                await self.send(request, timeout: timeout, timeoutMessage: timeoutMessage)
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                    return .failure(LLMError(.timeout, message: timeoutMessage))
+                } catch {
+                    return nil
+                }
+            }
+            var outcome: Result<ChatCompletion, LLMError>?
+            for await result in group {
+                if let result, outcome == nil {
+                    outcome = result
+                    group.cancelAll()
+                }
+            }
+            return outcome ?? .failure(LLMError(.cancelled, message: "The LLM request was cancelled."))
+        }
+    }
+
+    /// Sends the request, collects the whole (capped) body and interprets it.
+    private func send(_ request: HTTPClientRequest, timeout: Duration, timeoutMessage: String) async -> Result<ChatCompletion, LLMError> {
+        do {
+            // AsyncHTTPClient's deadline bounds only the response head. It is set a little before
+            // the attempt's own timer so that, when the head is late, AHC fails first with the real
+            // reason (e.g. the last "connection refused") rather than a bare timeout.
+            let headTimeout = timeout - min(timeout / 10, .milliseconds(50))
+            let response = try await httpClient.execute(request, deadline: .now() + headTimeout.timeAmount, logger: logger)
+            let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                return .failure(
+                    errorForStatus(
+                        status,
+                        reason: response.status.reasonPhrase,
+                        body: body,
+                        retryAfter: RetryAfter.delay(
+                            retryAfterMilliseconds: response.headers.first(name: "retry-after-ms"),
+                            retryAfter: response.headers.first(name: "retry-after")
+                        )
+                    )
+                )
+            }
+            return decodeCompletion(body, status: status)
+        } catch {
+            return .failure(errorForTransportFailure(error, timeoutMessage: timeoutMessage))
+        }
+    }
+
+    // MARK: - Building the request
+
+    private func makeRequest(_ messages: [ChatMessage]) throws(LLMError) -> HTTPClientRequest {
+        let body = ChatCompletionsRequestBody(
+            model: configuration.model,
+            messages: messages,
+            maxTokens: configuration.maxTokens,
+            temperature: configuration.temperature
+        )
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(body)
+        } catch {
+            throw LLMError(.rejected, message: "The chat request could not be encoded as JSON.")
+        }
+        var request = HTTPClientRequest(url: configuration.endpointURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token = configuration.bearerToken {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        request.body = .bytes(ByteBuffer(data: data))
+        return request
+    }
+
+    // MARK: - Interpreting answers
+
+    private func decodeCompletion(_ body: ByteBuffer, status: Int) -> Result<ChatCompletion, LLMError> {
+        let decoded: ChatCompletionsResponseBody
+        do {
+            decoded = try JSONDecoder().decode(ChatCompletionsResponseBody.self, from: body)
+        } catch {
+            let preview = String(decoding: body.readableBytesView.prefix(120), as: UTF8.self)
+            return .failure(
+                LLMError(
+                    .invalidResponse,
+                    message: redacted("The LLM service answered HTTP \(status) with a body that is not a chat completion (\(body.readableBytes) bytes starting “\(preview.truncated(to: 80))”)."),
+                    statusCode: status
+                )
+            )
+        }
+        guard let choice = decoded.choices?.first else {
+            let detail = APIErrorBody(parsing: body).message.map { ": \($0)" } ?? "."
+            return .failure(
+                LLMError(
+                    .invalidResponse,
+                    message: redacted("The LLM service answered HTTP \(status) without any choices\(detail)".truncated(to: 300)),
+                    statusCode: status
+                )
+            )
+        }
+        guard let content = choice.message?.content else {
+            return .failure(
+                LLMError(.invalidResponse, message: "The LLM service answered without message content in its first choice.", statusCode: status)
+            )
+        }
+        return .success(
+            ChatCompletion(
+                content: content.text,
+                model: decoded.model ?? configuration.model,
+                usage: decoded.usage?.tokenUsage,
+                isOffline: false
+            )
+        )
+    }
+
+    private func errorForStatus(_ status: Int, reason: String, body: ByteBuffer, retryAfter: Duration?) -> LLMError {
+        let details = APIErrorBody(parsing: body)
+        let kind: LLMError.Kind
+        switch status {
+        case _ where details.isInsufficientQuota: kind = .rejected
+        case 429: kind = .rateLimited
+        case 408: kind = .timeout
+        case 409: kind = .unavailable
+        case 500...599: kind = .unavailable
+        default: kind = .rejected
+        }
+        var message = "The LLM service answered HTTP \(status) \(reason)"
+        if let text = details.message {
+            message += ": " + text
+        }
+        if details.isInsufficientQuota {
+            message += " (insufficient quota)"
+        }
+        message = redacted(message.truncated(to: 300))
+        if !message.hasSuffix(".") && !message.hasSuffix("…") {
+            message += "."
+        }
+        return LLMError(kind, message: message, statusCode: status, retryAfter: retryAfter)
+    }
+
+    private func errorForTransportFailure(_ error: any Error, timeoutMessage: String) -> LLMError {
+        let host = URL(string: configuration.endpointURL)?.host ?? configuration.endpointURL
+        if error is CancellationError {
+            return LLMError(.cancelled, message: "The LLM request was cancelled.")
+        }
+        if error is NIOTooManyBytesError {
+            return LLMError(.invalidResponse, message: "The LLM service sent a response larger than \(configuration.maxResponseBytes) bytes.")
+        }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .cancelled:
+                return LLMError(.cancelled, message: "The LLM request was cancelled.")
+            case .alreadyShutdown:
+                return LLMError(.cancelled, message: "The HTTP client was shut down before the LLM request could be sent.")
+            case .deadlineExceeded:
+                return LLMError(.timeout, message: timeoutMessage)
+            case .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout:
+                return LLMError(.timeout, message: "The LLM service at \(host) timed out (\(error)).")
+            case .invalidURL, .emptyHost, .emptyScheme:
+                return LLMError(.rejected, message: redacted("The LLM base URL “\(configuration.baseURL)” is not a valid http(s) URL."))
+            default:
+                break
+            }
+        }
+        return LLMError(.unavailable, message: redacted("Could not reach the LLM service at \(host): \(String(describing: error).truncated(to: 200))."))
+    }
+
+    // MARK: - Helpers
+
+    /// Full-jitter backoff: a random wait between zero and `min(cap, base × 2^(attempt−1))`.
+    private func backoff(afterAttempt attempt: Int) -> Duration {
+        let ceiling = min(configuration.backoffCap.inSeconds, configuration.backoffBase.inSeconds * pow(2, Double(min(attempt - 1, 30))))
+        guard ceiling > 0 else { return .zero }
+        return .fromSeconds(Double.random(in: 0...ceiling))
+    }
+
+    /// `text` with the API key blanked out, in case a server echoed it back.
+    private func redacted(_ text: String) -> String {
+        guard let token = configuration.bearerToken, token.count >= 4 else { return text }
+        return text.replacingOccurrences(of: token, with: "[redacted]")
+    }
+
+    private func logFailure(_ error: LLMError, attempt: Int, note: String) {
+        logger.warning(
+            "LLM request failed; \(note)",
+            metadata: [
+                "llm.attempt": "\(attempt)", "llm.error.kind": "\(error.kind)",
+                "llm.status": "\(error.statusCode.map(String.init) ?? "none")", "llm.error": "\(error.message)",
+            ]
+        )
+    }
+}
+
+extension LLMError {
+    /// The same error with a sentence added to its message.
+    fileprivate func appending(_ sentence: String) -> LLMError {
+        var copy = self
+        copy.message += " " + sentence
+        return copy
+    }
+}

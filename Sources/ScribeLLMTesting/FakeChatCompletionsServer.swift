@@ -1,0 +1,259 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+
+/// An OpenAI-compatible Chat Completions server on loopback HTTP, for tests.
+///
+/// It answers `POST …/chat/completions` from a queue of scripted ``Behaviour``s, falling back to
+/// a default behaviour (``Behaviour/echo`` unless told otherwise) when the queue is empty, and
+/// records every request it receives. It listens on a real socket (an ephemeral port by
+/// default), so clients in other processes can use it too.
+///
+/// ```swift
+/// try await FakeChatCompletionsServer.withRunning(.status(500, body: "{}"), .reply("hi")) { server in
+///     // point a client at server.baseURL …
+///     #expect(server.requestCount == 2)
+/// }
+/// ```
+public final class FakeChatCompletionsServer: Sendable {
+    /// Errors from starting the fake.
+    public struct StartError: Error, CustomStringConvertible {
+        /// What went wrong.
+        public var description: String
+    }
+
+    private struct State {
+        var queue: [Behaviour]
+        var defaultBehaviour: Behaviour
+        var requests: [RecordedRequest] = []
+        var port: Int?
+    }
+
+    /// The interface the server binds to, e.g. `127.0.0.1`.
+    public let host: String
+    private let requestedPort: Int
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    /// Creates a fake (not yet listening; see ``run(onReady:)`` and ``withRunning(_:default:host:port:isolation:_:)``).
+    /// - Parameters:
+    ///   - behaviours: Behaviours for the first requests, in order.
+    ///   - defaultBehaviour: How to answer once the queue is empty.
+    ///   - host: The interface to bind (loopback by default).
+    ///   - port: The port to bind; 0 picks a free one.
+    ///   - logger: The server's logger; silent by default.
+    public init(
+        _ behaviours: [Behaviour] = [],
+        default defaultBehaviour: Behaviour = .echo,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        logger: Logger = Logger(label: "FakeChatCompletionsServer", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.host = host
+        self.requestedPort = port
+        self.logger = logger
+        self.state = Mutex(State(queue: behaviours, defaultBehaviour: defaultBehaviour))
+    }
+
+    // MARK: - Running
+
+    /// Runs a fake for the duration of `body` and stops it afterwards, even if `body` throws.
+    /// - Parameters:
+    ///   - behaviours: Behaviours for the first requests, in order.
+    ///   - defaultBehaviour: How to answer once the queue is empty.
+    ///   - host: The interface to bind.
+    ///   - port: The port to bind; 0 picks a free one.
+    ///   - body: Receives the running server (``baseURL`` is ready to use).
+    /// - Returns: What `body` returns.
+    public static func withRunning<T>(
+        _ behaviours: Behaviour...,
+        default defaultBehaviour: Behaviour = .echo,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (FakeChatCompletionsServer) async throws -> T
+    ) async throws -> T {
+        let server = FakeChatCompletionsServer(behaviours, default: defaultBehaviour, host: host, port: port)
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask {
+                defer { readyContinuation.finish() }
+                try await server.run { _ in readyContinuation.yield(0) }
+            }
+            var readiness = ready.makeAsyncIterator()
+            guard await readiness.next() != nil else {
+                // The server stopped before it was listening: surface its error.
+                try await group.next()
+                throw StartError(description: "The fake chat completions server stopped before it started listening.")
+            }
+            do {
+                let result = try await body(server)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Listens until the calling task is cancelled.
+    /// - Parameter onReady: Called once the socket is bound, with ``baseURL``.
+    public func run(onReady: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
+        let app = Application(
+            responder: CallbackResponder<BasicRequestContext> { request, _ in
+                try await self.respond(to: request)
+            },
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: requestedPort),
+                serverName: "FakeChatCompletionsServer"
+            ),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                self.state.withLock { $0.port = port }
+                await onReady(self.baseURL)
+            },
+            logger: logger
+        )
+        defer { state.withLock { $0.port = nil } }
+        try await app.run()
+    }
+
+    // MARK: - Inspecting and scripting
+
+    /// The API root including `/v1`, e.g. `http://127.0.0.1:53121/v1`.
+    ///
+    /// Only meaningful while the server is running.
+    public var baseURL: String {
+        "http://\(host):\(port ?? 0)/v1"
+    }
+
+    /// The bound port while running, `nil` otherwise.
+    public var port: Int? {
+        state.withLock { $0.port }
+    }
+
+    /// Every request received so far, oldest first.
+    public var requests: [RecordedRequest] {
+        state.withLock { $0.requests }
+    }
+
+    /// How many requests have been received.
+    public var requestCount: Int {
+        state.withLock { $0.requests.count }
+    }
+
+    /// Appends behaviours for the next requests.
+    public func enqueue(_ behaviours: Behaviour...) {
+        state.withLock { $0.queue.append(contentsOf: behaviours) }
+    }
+
+    /// Changes how requests are answered once the queue is empty.
+    public func setDefaultBehaviour(_ behaviour: Behaviour) {
+        state.withLock { $0.defaultBehaviour = behaviour }
+    }
+
+    /// Forgets recorded requests and queued behaviours (the default behaviour stays).
+    public func reset() {
+        state.withLock {
+            $0.requests.removeAll()
+            $0.queue.removeAll()
+        }
+    }
+
+    // MARK: - Answering
+
+    private func respond(to request: Request) async throws -> Response {
+        var request = request
+        let path = request.uri.path
+        guard request.method == .post, path.hasSuffix("/chat/completions") else {
+            return Self.json(404, JSON.string(["error": ["message": "No route for \(request.method) \(path)", "type": "not_found"]]))
+        }
+        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+        let recorded = RecordedRequest(
+            method: request.method.rawValue,
+            path: path,
+            authorization: request.headers[.authorization],
+            contentType: request.headers[.contentType],
+            body: Array(body.readableBytesView)
+        )
+        let (behaviour, number) = state.withLock { state in
+            state.requests.append(recorded)
+            let behaviour = state.queue.isEmpty ? state.defaultBehaviour : state.queue.removeFirst()
+            return (behaviour, state.requests.count)
+        }
+        return try await answer(recorded, with: behaviour, number: number)
+    }
+
+    private func answer(_ request: RecordedRequest, with behaviour: Behaviour, number: Int) async throws -> Response {
+        switch behaviour {
+        case .echo:
+            return completion("echo: " + (request.lastUserMessage ?? ""), for: request, number: number)
+        case .reply(let text):
+            return completion(text, for: request, number: number)
+        case .delay(let duration, let next):
+            try await Task.sleep(for: duration)
+            return try await answer(request, with: next, number: number)
+        case .status(let status, let body, let retryAfter):
+            var response = Self.json(status, body)
+            if let retryAfter {
+                response.headers[.retryAfter] = retryAfter
+            }
+            return response
+        case .malformedJSON:
+            return Self.json(200, #"{"id": "chatcmpl-broken", "choices": [{"message": {"content": "unfinished"#)
+        case .stream(let chunks):
+            var events = chunks.map { chunk in
+                Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": request.model ?? "fake-model",
+                    "choices": [["index": 0, "delta": ["content": chunk], "finish_reason": NSNull()]]])
+            }
+            events.append(
+                Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": request.model ?? "fake-model",
+                    "choices": [["index": 0, "delta": [String: Any](), "finish_reason": "stop"]]])
+            )
+            events.append("data: [DONE]\n\n")
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody(contentsOf: events.map { ByteBuffer(string: $0) })
+            )
+        case .disconnect:
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody(contentLength: 4096) { _ in
+                    throw DisconnectRequested()
+                }
+            )
+        }
+    }
+
+    private struct DisconnectRequested: Error {}
+
+    private func completion(_ content: String, for request: RecordedRequest, number: Int) -> Response {
+        let promptTokens = request.messages.reduce(0) { $0 + ($1.content.utf8.count + 3) / 4 }
+        let completionTokens = (content.utf8.count + 3) / 4
+        let body: [String: Any] = [
+            "id": "chatcmpl-fake-\(number)",
+            "object": "chat.completion",
+            "created": Int(Date().timeIntervalSince1970),
+            "model": request.model ?? "fake-model",
+            "choices": [["index": 0, "message": ["role": "assistant", "content": content], "finish_reason": "stop"]],
+            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+        ]
+        return Self.json(200, JSON.string(body))
+    }
+
+    private static func json(_ status: Int, _ body: String) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status),
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+
+    private static func event(_ object: [String: Any]) -> String {
+        "data: " + JSON.string(object) + "\n\n"
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import PostgresNIO
+
+/// A registered person.
+public struct User: Sendable, Hashable {
+    public var id: UUID
+    public var email: String
+    public var username: String?
+    public var createdAt: Date
+}
+
+/// A chat between one user and the assistant.
+public struct Conversation: Sendable, Hashable {
+    public var id: UUID
+    public var userID: UUID
+    public var title: String
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// Who wrote a message.
+public enum MessageRole: String, Sendable, Hashable, PostgresCodable {
+    case user, assistant, system
+}
+
+/// Where a message is in its life: a file upload moves `queued` → `processing` → `done` | `failed`.
+public enum MessageStatus: String, Sendable, Hashable, PostgresCodable {
+    case queued, processing, done, failed
+}
+
+/// A file attached to a user message (its bytes live in the job, not here).
+public struct Attachment: Sendable, Hashable, Codable {
+    public var filename: String
+    public var contentType: String
+    public var size: Int
+    public var pages: Int?
+
+    public init(filename: String, contentType: String, size: Int, pages: Int? = nil) {
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.pages = pages
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case filename, size, pages
+        case contentType = "content_type"
+    }
+}
+
+/// Who produced an assistant message and what it cost.
+public struct MessageMetadata: Sendable, Hashable, Codable {
+    /// Token counts reported by the model (or estimated offline).
+    public struct Usage: Sendable, Hashable, Codable {
+        public var promptTokens: Int
+        public var completionTokens: Int
+        public var totalTokens: Int
+
+        public init(promptTokens: Int, completionTokens: Int, totalTokens: Int) {
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.totalTokens = totalTokens
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case promptTokens = "prompt_tokens"
+            case completionTokens = "completion_tokens"
+            case totalTokens = "total_tokens"
+        }
+    }
+
+    /// The provider's name, e.g. `openai-compatible` or `extractive`.
+    public var provider: String?
+    /// The model that answered.
+    public var model: String?
+    /// True when the answer came from the offline extractive provider.
+    public var offline: Bool?
+    /// Token usage.
+    public var usage: Usage?
+
+    public init(provider: String? = nil, model: String? = nil, offline: Bool? = nil, usage: Usage? = nil) {
+        self.provider = provider
+        self.model = model
+        self.offline = offline
+        self.usage = usage
+    }
+
+    /// True when no field is set.
+    public var isEmpty: Bool { provider == nil && model == nil && offline == nil && usage == nil }
+}
+
+/// One message of a conversation.
+public struct Message: Sendable, Hashable {
+    public var id: UUID
+    public var conversationID: UUID
+    public var role: MessageRole
+    public var content: String
+    public var status: MessageStatus
+    /// The step a message in progress is at (`ocr`, `llm`), if any.
+    public var stage: String?
+    /// A readable sentence when `status == .failed`.
+    public var error: String?
+    /// For an assistant message: the user message it answers.
+    public var replyTo: UUID?
+    public var attachments: [Attachment]
+    public var metadata: MessageMetadata
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// One page of a keyset-paginated list.
+public struct Page<Item: Sendable>: Sendable {
+    /// The items of this page, in list order.
+    public var items: [Item]
+    /// The cursor of the next page, or nil when this is the last one.
+    public var nextCursor: String?
+
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}

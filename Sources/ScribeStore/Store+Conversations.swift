@@ -1,0 +1,129 @@
+import Foundation
+import PostgresNIO
+
+extension Store {
+    /// Creates a conversation owned by `userID`.
+    public func createConversation(userID: UUID, title: String) async throws -> Conversation {
+        try await client.withConnection { connection in
+            try await createConversation(userID: userID, title: title, on: connection)
+        }
+    }
+
+    func createConversation(userID: UUID, title: String, on connection: PostgresConnection) async throws -> Conversation {
+        let id = UUID.v7()
+        let rows = try await connection.query(
+            """
+            INSERT INTO conversations (id, user_id, title) VALUES (\(id), \(userID), \(title))
+            RETURNING created_at, updated_at
+            """,
+            logger: logger
+        )
+        for try await (createdAt, updatedAt) in rows.decode((Date, Date).self) {
+            return Conversation(id: id, userID: userID, title: title, createdAt: createdAt, updatedAt: updatedAt)
+        }
+        throw StoreError(.notFound, "The new conversation was not returned.")
+    }
+
+    /// The conversation `id` if `userID` owns it, else nil.
+    public func conversation(id: UUID, userID: UUID) async throws -> Conversation? {
+        let rows = try await client.query(
+            """
+            SELECT id, user_id, title, created_at, updated_at FROM conversations
+            WHERE id = \(id) AND user_id = \(userID)
+            """,
+            logger: logger
+        )
+        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+            return Conversation(row)
+        }
+        return nil
+    }
+
+    /// The user's conversations, most recently active first.
+    ///
+    /// - Parameters:
+    ///   - limit: Page size.
+    ///   - after: The position after which to continue: the previous page's `nextCursor`,
+    ///     parsed with ``ConversationCursor/init(_:)``.
+    public func conversations(userID: UUID, limit: Int, after cursor: ConversationCursor?) async throws -> Page<Conversation> {
+        let rows: PostgresRowSequence
+        if let cursor {
+            rows = try await client.query(
+                """
+                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                WHERE user_id = \(userID)
+                  AND (updated_at, id) < (timestamptz 'epoch' + \(cursor.updatedAtMicros) * interval '1 microsecond', \(cursor.id))
+                ORDER BY updated_at DESC, id DESC
+                LIMIT \(limit + 1)
+                """,
+                logger: logger
+            )
+        } else {
+            rows = try await client.query(
+                """
+                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                WHERE user_id = \(userID)
+                ORDER BY updated_at DESC, id DESC
+                LIMIT \(limit + 1)
+                """,
+                logger: logger
+            )
+        }
+        var items: [Conversation] = []
+        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+            items.append(Conversation(row))
+        }
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        items.removeLast()
+        return Page(items: items, nextCursor: items.last.map { ConversationCursor($0).description })
+    }
+
+    /// Deletes the conversation with its messages (and their jobs). False when `userID` does not own it.
+    public func deleteConversation(id: UUID, userID: UUID) async throws -> Bool {
+        let rows = try await client.query(
+            "DELETE FROM conversations WHERE id = \(id) AND user_id = \(userID) RETURNING id",
+            logger: logger
+        )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+}
+
+extension Conversation {
+    init(_ row: (UUID, UUID, String, Date, Date)) {
+        self.init(id: row.0, userID: row.1, title: row.2, createdAt: row.3, updatedAt: row.4)
+    }
+}
+
+/// The opaque position in a newest-first conversation list: `(updated_at, id)` of the last item seen.
+public struct ConversationCursor: Sendable, Hashable, CustomStringConvertible {
+    var updatedAtMicros: Int64
+    var id: UUID
+
+    init(_ conversation: Conversation) {
+        // Postgres keeps microseconds; round the Date back to them.
+        updatedAtMicros = Int64((conversation.updatedAt.timeIntervalSince1970 * 1_000_000).rounded())
+        id = conversation.id
+    }
+
+    /// Parses a cursor a client sent back; nil when it is not one of ours.
+    public init?(_ text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+            let decoded = String(data: data, encoding: .utf8)
+        else { return nil }
+        let parts = decoded.split(separator: ":")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        updatedAtMicros = micros
+        self.id = id
+    }
+
+    /// The cursor as a URL-safe string.
+    public var description: String {
+        Data("\(updatedAtMicros):\(id.uuidString.lowercased())".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import PostgresNIO
+
+extension Store {
+    /// The columns a ``Message`` is read from, in the order ``Message/init(row:)`` expects.
+    static let messageColumns = """
+        m.id, m.conversation_id, m.role, m.content, m.status, m.stage, m.error, m.reply_to,
+        m.attachments::text, m.metadata::text, m.created_at, m.updated_at
+        """
+
+    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date)
+
+    /// One page of a conversation's history, oldest first, or nil when `userID` does not own the conversation.
+    ///
+    /// - Parameter after: The id of the last message already seen (the previous page's `nextCursor`).
+    public func messages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> Page<Message>? {
+        guard try await conversation(id: conversationID, userID: userID) != nil else { return nil }
+        let after = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages m
+            WHERE m.conversation_id = \(conversationID) AND m.id > \(after)
+            ORDER BY m.id
+            LIMIT \(limit + 1)
+            """,
+            logger: logger
+        )
+        var items = try await Self.decodeMessages(rows)
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        items.removeLast()
+        return Page(items: items, nextCursor: items.last?.id.uuidString.lowercased())
+    }
+
+    /// The message `id` if it is in a conversation `userID` owns, else nil.
+    public func message(id: UUID, userID: UUID) async throws -> Message? {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages m
+            JOIN conversations c ON c.id = m.conversation_id
+            WHERE m.id = \(id) AND c.user_id = \(userID)
+            """,
+            logger: logger
+        )
+        return try await Self.decodeMessages(rows).first
+    }
+
+    /// Stores the user's text message as `processing`, creating the conversation
+    /// (titled `newTitle`) when `conversationID` is nil, in one transaction.
+    ///
+    /// Throws ``StoreError`` `.notFound` when `conversationID` is not the user's.
+    public func startChat(
+        userID: UUID,
+        conversationID: UUID?,
+        text: String,
+        newTitle: @autoclosure () -> String
+    ) async throws -> (conversation: Conversation, message: Message) {
+        let title = newTitle()
+        return try await transaction { connection in
+            let conversation: Conversation
+            if let conversationID {
+                let rows = try await connection.query(
+                    """
+                    UPDATE conversations SET updated_at = now()
+                    WHERE id = \(conversationID) AND user_id = \(userID)
+                    RETURNING id, user_id, title, created_at, updated_at
+                    """,
+                    logger: logger
+                )
+                var found: Conversation?
+                for try await row in rows.decode((UUID, UUID, String, Date, Date).self) { found = Conversation(row) }
+                guard let found else { throw StoreError(.notFound, "Conversation not found.") }
+                conversation = found
+            } else {
+                conversation = try await createConversation(userID: userID, title: title, on: connection)
+            }
+            let message = try await insertMessage(
+                conversationID: conversation.id,
+                role: .user,
+                content: text,
+                status: .processing,
+                stage: "llm",
+                on: connection
+            )
+            return (conversation, message)
+        }
+    }
+
+    /// Inserts one message and returns it as stored.
+    func insertMessage(
+        conversationID: UUID,
+        role: MessageRole,
+        content: String,
+        status: MessageStatus,
+        stage: String? = nil,
+        replyTo: UUID? = nil,
+        attachments: [Attachment] = [],
+        metadata: MessageMetadata = MessageMetadata(),
+        on connection: PostgresConnection
+    ) async throws -> Message {
+        let id = UUID.v7()
+        let rows = try await connection.query(
+            """
+            INSERT INTO messages AS m (id, conversation_id, role, content, status, stage, reply_to, attachments, metadata)
+            VALUES (\(id), \(conversationID), \(role), \(content), \(status), \(stage), \(replyTo),
+                    \(Self.json(attachments))::jsonb, \(Self.json(metadata))::jsonb)
+            RETURNING \(unescaped: Self.messageColumns)
+            """,
+            logger: logger
+        )
+        guard let message = try await Self.decodeMessages(rows).first else {
+            throw StoreError(.notFound, "The new message was not returned.")
+        }
+        return message
+    }
+
+    /// The conversation's settled history up to and including `messageID`, newest
+    /// `limit` messages, returned oldest first: what the LLM sees as context.
+    ///
+    /// Failed and in-progress messages other than `messageID` itself are left out:
+    /// they have no answer and would confuse the model.
+    public func history(conversationID: UUID, through messageID: UUID, limit: Int) async throws -> [Message] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages m
+            WHERE m.conversation_id = \(conversationID) AND m.id <= \(messageID)
+              AND (m.status = 'done' OR m.id = \(messageID))
+            ORDER BY m.id DESC
+            LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        return try await Self.decodeMessages(rows).reversed()
+    }
+
+    /// Stores the assistant's answer to `userMessageID` and marks that message
+    /// `done`, in one transaction. The unique `reply_to` makes a second answer
+    /// impossible: it throws ``StoreError`` `.conflict`.
+    public func finishChat(
+        userMessageID: UUID,
+        conversationID: UUID,
+        answer: String,
+        metadata: MessageMetadata
+    ) async throws -> (userMessage: Message, assistantMessage: Message) {
+        do {
+            return try await transaction { connection in
+                let assistant = try await insertMessage(
+                    conversationID: conversationID,
+                    role: .assistant,
+                    content: answer,
+                    status: .done,
+                    replyTo: userMessageID,
+                    metadata: metadata,
+                    on: connection
+                )
+                let rows = try await connection.query(
+                    """
+                    UPDATE messages AS m SET status = 'done', stage = NULL, error = NULL, updated_at = now()
+                    WHERE m.id = \(userMessageID)
+                    RETURNING \(unescaped: Self.messageColumns)
+                    """,
+                    logger: logger
+                )
+                guard let user = try await Self.decodeMessages(rows).first else {
+                    throw StoreError(.notFound, "The message was deleted while it was being answered.")
+                }
+                try await connection.query(
+                    "UPDATE conversations SET updated_at = now() WHERE id = \(conversationID)",
+                    logger: logger
+                )
+                return (user, assistant)
+            }
+        } catch let error as PSQLError where error.isUniqueViolation {
+            throw StoreError(.conflict, "This message has already been answered.", field: "reply_to")
+        }
+    }
+
+    /// Marks a message `failed` with a readable `error`, and returns it.
+    @discardableResult
+    public func failMessage(id: UUID, error: String) async throws -> Message? {
+        let rows = try await client.query(
+            """
+            UPDATE messages AS m SET status = 'failed', error = \(error), updated_at = now()
+            WHERE m.id = \(id)
+            RETURNING \(unescaped: Self.messageColumns)
+            """,
+            logger: logger
+        )
+        return try await Self.decodeMessages(rows).first
+    }
+
+    static func decodeMessages(_ rows: PostgresRowSequence) async throws -> [Message] {
+        var messages: [Message] = []
+        for try await row in rows.decode(MessageRow.self) {
+            messages.append(Message(row: row))
+        }
+        return messages
+    }
+}
+
+extension Message {
+    init(row: Store.MessageRow) {
+        self.init(
+            id: row.0,
+            conversationID: row.1,
+            role: row.2,
+            content: row.3,
+            status: row.4,
+            stage: row.5,
+            error: row.6,
+            replyTo: row.7,
+            attachments: Store.decodeJSON([Attachment].self, from: row.8, default: []),
+            metadata: Store.decodeJSON(MessageMetadata.self, from: row.9, default: MessageMetadata()),
+            createdAt: row.10,
+            updatedAt: row.11
+        )
+    }
+}

@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import PostgresNIO
+import ScribeAPI
+import ScribeChat
+import ScribeConfig
+import ScribeLLM
+import ScribeStore
+
+/// What every subcommand sets up the same way: configuration, logging, the pool, the LLM.
+struct Runtime {
+    let configuration: ScribeConfiguration
+    let logger: Logger
+    let databaseURL: DatabaseURL
+
+    /// Reads the environment and bootstraps logging; a bad setting ends the process with a clear message.
+    static func load(label: String) throws -> Runtime {
+        let configuration: ScribeConfiguration
+        do {
+            configuration = try ScribeConfiguration(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw StartupError("Invalid configuration: \(error)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = configuration.logLevel
+            return handler
+        }
+        let databaseURL: DatabaseURL
+        do {
+            databaseURL = try DatabaseURL(configuration.databaseURL)
+        } catch {
+            throw StartupError("Invalid DATABASE_URL: \(error.reason)")
+        }
+        return Runtime(configuration: configuration, logger: Logger(label: label), databaseURL: databaseURL)
+    }
+
+    func makePostgresClient() -> PostgresClient {
+        var postgres = databaseURL.configuration
+        postgres.options.maximumConnections = configuration.databasePoolSize
+        return PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "scribe.postgres"))
+    }
+
+    /// The configured LLM and the HTTP client it owns (shut it down when done).
+    struct LLM {
+        var provider: any LLMProvider
+        var httpClient: HTTPClient?
+
+        func shutdown() async throws {
+            try await httpClient?.shutdown()
+        }
+    }
+
+    func makeLLMProvider() -> LLM {
+        switch configuration.llm {
+        case .extractive:
+            logger.notice("no LLM configured: answering with the offline extractive summariser")
+            return LLM(provider: ExtractiveProvider(), httpClient: nil)
+        case .chatCompletions(let llm):
+            logger.info("LLM configured", metadata: ["base_url": "\(llm.baseURL)", "model": "\(llm.model)"])
+            // A refused connection should fail the attempt at once (and be retried
+            // by the client's own backoff), not spin inside the pool until the deadline.
+            var httpConfiguration = HTTPClient.Configuration()
+            httpConfiguration.connectionPool.retryConnectionEstablishment = false
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+            let client = ChatCompletionsClient(configuration: llm, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
+            return LLM(provider: client, httpClient: httpClient)
+        }
+    }
+
+    func makeResponder(store: Store, provider: any LLMProvider) -> ChatResponder {
+        ChatResponder(
+            store: store,
+            provider: provider,
+            systemPrompt: configuration.systemPrompt,
+            budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
+        )
+    }
+
+    func migrate(client: PostgresClient) async throws {
+        let migrations = try Migrator.migrations(in: URL(fileURLWithPath: configuration.migrationsPath))
+        let applied = try await Migrator(client: client, logger: logger).apply(migrations)
+        logger.info("database is up to date", metadata: ["applied_now": "\(applied.joined(separator: ","))"])
+    }
+}
+
+/// A start-up failure: printed as a sentence, the process exits non-zero.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,63 @@
+import Testing
+
+@testable import ScribeConfig
+
+@Suite struct ScribeConfigurationTests {
+    @Test func defaultsToTheOfflineProviderAndLocalSettings() throws {
+        let configuration = try ScribeConfiguration(environment: [:])
+        #expect(configuration.port == 8080)
+        #expect(configuration.jwtSecret == nil)
+        guard case .extractive = configuration.llm else {
+            Issue.record("expected the extractive provider")
+            return
+        }
+    }
+
+    @Test func openAICompatibleSettings() throws {
+        let configuration = try ScribeConfiguration(environment: [
+            "LLM_BASE_URL": "http://127.0.0.1:11434/v1", "LLM_MODEL": "llama3", "LLM_MAX_TOKENS": "512",
+        ])
+        guard case .chatCompletions(let llm) = configuration.llm else {
+            Issue.record("expected chat completions")
+            return
+        }
+        #expect(llm.baseURL == "http://127.0.0.1:11434/v1")
+        #expect(llm.model == "llama3")
+        #expect(llm.apiKey == nil)
+        #expect(llm.maxTokens == 512)
+    }
+
+    @Test func mistralSeedVariablesAreHonoured() throws {
+        let configuration = try ScribeConfiguration(environment: ["MISTRAL_API_KEY": "k", "MISTRAL_MODEL": "mistral-large-latest"])
+        guard case .chatCompletions(let llm) = configuration.llm else {
+            Issue.record("expected chat completions")
+            return
+        }
+        #expect(llm.baseURL == "https://api.mistral.ai/v1")
+        #expect(llm.model == "mistral-large-latest")
+        #expect(llm.apiKey == "k")
+    }
+
+    @Test(arguments: [
+        ["JWT_SECRET": "short"],
+        ["PORT": "http"],
+        ["PORT": "70000"],
+        ["LLM_BASE_URL": "http://x/v1"],
+        ["LLM_BASE_URL": "ftp://x/v1", "LLM_MODEL": "m"],
+        ["LLM_PROVIDER": "magic"],
+        ["LOG_LEVEL": "loud"],
+    ])
+    func rejectsBadSettingsNamingTheVariable(_ environment: [String: String]) {
+        #expect(throws: ConfigurationError.self) { try ScribeConfiguration(environment: environment) }
+    }
+
+    @Test func errorsNeverEchoTheSecret() {
+        do {
+            _ = try ScribeConfiguration(environment: ["JWT_SECRET": "tiny-secret-value"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(!error.description.contains("tiny-secret-value"))
+            #expect(error.variable == "JWT_SECRET")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+# Shared by scripts/dev, scripts/test and scripts/bench: system packages and a
+# private PostgreSQL cluster on loopback. Source it; don't run it.
+
+# Debian packages Scribe needs to build, test and run.
+SCRIBE_PACKAGES=(
+  postgresql postgresql-contrib
+  pkg-config libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus
+  poppler-utils
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs whatever of SCRIBE_PACKAGES (plus "$@") is missing.
+install_packages() {
+  local missing=() pkg
+  for pkg in "${SCRIBE_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing system packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; return 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The bin folder of the newest installed PostgreSQL server.
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] || { echo "PostgreSQL server binaries not found under /usr/lib/postgresql" >&2; return 1; }
+  echo "$dir"
+}
+
+# Runs a command as the unprivileged owner of the cluster (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_postgres DATADIR PORT: creates the cluster on first use, then starts it
+# on 127.0.0.1:PORT with trust auth for the local superuser `postgres`.
+start_postgres() {
+  local data=$1 port=$2 bin
+  bin=$(pg_bin)
+  mkdir -p "$data"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$data"; fi
+  chmod 700 "$data"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "creating PostgreSQL cluster in $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$port"
+  as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $port -k $data -c fsync=${PG_FSYNC:-on} -c max_connections=${PG_MAX_CONNECTIONS:-300}" start >/dev/null
+}
+
+# stop_postgres DATADIR
+stop_postgres() {
+  local data=$1 bin
+  bin=$(pg_bin) || return 0
+  [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# create_database PORT NAME (no error when it exists)
+create_database() {
+  local port=$1 name=$2
+  psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
+}
