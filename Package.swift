@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         .executableTarget(
@@ -88,6 +90,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CTesseract",
+            pkgConfig: "tesseract",
+            providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]
+        ),
+        .target(
+            name: "ScribeOCR",
+            dependencies: [
+                "CTesseract",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ScribeLLMTesting",
             dependencies: [
@@ -114,6 +132,11 @@ let package = Package(
         .testTarget(
             name: "ScribeChatTests",
             dependencies: ["ScribeChat", "ScribeLLM"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScribeOCRTests",
+            dependencies: ["ScribeOCR", "CTesseract"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

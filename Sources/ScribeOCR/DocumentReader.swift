@@ -1,0 +1,68 @@
+/// The text read from a document, and how it was obtained.
+public struct RecognisedDocument: Sendable, Equatable {
+    /// The document's text; PDF pages are separated by a blank line.
+    public var text: String
+    /// The number of pages in the document (1 for an image or a text file).
+    public var pageCount: Int
+    /// How many of those pages went through OCR (0 for text and text-layer PDF pages).
+    public var ocrPageCount: Int
+
+    /// Creates a result.
+    public init(text: String, pageCount: Int, ocrPageCount: Int) {
+        self.text = text
+        self.pageCount = pageCount
+        self.ocrPageCount = ocrPageCount
+    }
+}
+
+/// Turns an uploaded file into text: OCR for images, the text layer (and OCR
+/// for scanned pages) for PDFs, and a pass-through for plain text.
+public struct DocumentReader: Sendable {
+    private let pool: OCREnginePool
+    private let configuration: OCRConfiguration
+
+    /// Creates a reader.
+    ///
+    /// - Parameters:
+    ///   - pool: The engines that recognise images and scanned pages.
+    ///   - configuration: The PDF limits (pages, dpi, time budget) to apply;
+    ///     image limits are the pool's own. Usually `pool.configuration`.
+    public init(pool: OCREnginePool, configuration: OCRConfiguration) {
+        self.pool = pool
+        self.configuration = configuration
+    }
+
+    /// Reads the text of a document.
+    ///
+    /// - Parameters:
+    ///   - bytes: The whole file.
+    ///   - kind: The file's kind, from ``DocumentKind/sniff(_:)`` (never from a declared content type).
+    /// - Returns: The text and page counts.
+    /// - Throws: ``OCRError``; ``OCRError/Kind/emptyDocument`` when no text is found.
+    public func read(_ bytes: [UInt8], kind: DocumentKind) async throws(OCRError) -> RecognisedDocument {
+        let document: RecognisedDocument
+        switch kind {
+        case .plainText:
+            var text = String(decoding: bytes, as: UTF8.self)
+            if text.first == "\u{FEFF}" { text.removeFirst() }
+            document = RecognisedDocument(text: text, pageCount: 1, ocrPageCount: 0)
+        case .pdf:
+            document = try await PDFReader(pool: pool, configuration: configuration).read(bytes)
+        case .png, .jpeg, .tiff, .webp, .gif, .bmp:
+            let text = try await pool.recognize(imageBytes: bytes)
+            document = RecognisedDocument(text: text.trimmedWhitespace, pageCount: 1, ocrPageCount: 1)
+        }
+        guard !document.text.trimmedWhitespace.isEmpty else { throw .empty }
+        return document
+    }
+}
+
+extension String {
+    /// The string without leading and trailing whitespace and newlines.
+    var trimmedWhitespace: String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }),
+              let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
+        return String(self[first...last])
+    }
+}

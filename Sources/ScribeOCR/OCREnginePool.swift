@@ -1,0 +1,112 @@
+import Logging
+import NIOPosix
+
+/// A fixed set of Tesseract engines, created once and reused for every image.
+///
+/// Each recognition checks out a free engine (waiting asynchronously when all
+/// are busy), runs the blocking Tesseract work on the pool's own
+/// `NIOThreadPool` (one thread per engine), and returns the engine. Loading
+/// the language data happens once per engine, never per image, and no
+/// process is ever started for OCR.
+///
+/// Debian's Tesseract is built with OpenMP, which oversubscribes the cores
+/// when several engines run at once: start the process with
+/// `OMP_THREAD_LIMIT=1` in its environment (Scribe's scripts do; measured
+/// here: a dense page went from ~9 s to ~5.2 s). Do not `setenv` it from
+/// Swift: libgomp reads the variable when the library loads, before `main`.
+///
+/// Call ``shutdown()`` before the last reference goes away: it ends the
+/// engines and stops the threads (NIO traps in debug builds on a thread pool
+/// that was never shut down).
+public final class OCREnginePool: Sendable {
+    /// The configuration the engines were created with; its limits apply to every image.
+    public let configuration: OCRConfiguration
+    private let checkout: EngineCheckout
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+
+    /// Creates and initialises `configuration.engineCount` engines (at least one).
+    ///
+    /// This blocks while the language data loads (a fraction of a second per
+    /// engine), so call it once at start-up.
+    ///
+    /// - Parameters:
+    ///   - configuration: Languages, engine count and limits.
+    ///   - logger: Receives engine start-up and per-image timing at debug level; never text or bytes.
+    /// - Throws: ``OCRError/Kind/engineUnavailable`` when the language data is
+    ///   missing or the configuration is not usable.
+    public init(configuration: OCRConfiguration = OCRConfiguration(), logger: Logger = Logger(label: "scribe.ocr")) throws(OCRError) {
+        guard configuration.maxPixelsPerImage > 0 else {
+            throw OCRError(.engineUnavailable, "maxPixelsPerImage must be positive.")
+        }
+        let count = max(1, configuration.engineCount)
+        var engines: [TesseractEngine] = []
+        do throws(OCRError) {
+            for id in 0..<count {
+                engines.append(try TesseractEngine(id: id, configuration: configuration))
+            }
+        } catch {
+            for engine in engines { engine.end() }
+            logger.error("OCR engines failed to start", metadata: ["error": "\(error)"])
+            throw error
+        }
+        self.configuration = configuration
+        self.checkout = EngineCheckout(engines: engines)
+        self.threadPool = NIOThreadPool(numberOfThreads: count)
+        self.logger = logger
+        threadPool.start()
+        logger.info("OCR engines started", metadata: ["engines": "\(count)", "languages": "\(configuration.languages)"])
+    }
+
+    /// Recognises the text in one encoded image.
+    ///
+    /// The image is decoded inside the engine's thread, refused if it has
+    /// more than ``OCRConfiguration/maxPixelsPerImage`` pixels, and given up on
+    /// after ``OCRConfiguration/pageTimeBudget``. Text may be empty (a blank
+    /// page is not an error here).
+    ///
+    /// - Parameters:
+    ///   - imageBytes: An encoded image in any format Leptonica reads (PNG, JPEG, TIFF, WebP, GIF, BMP, PNM).
+    ///   - sourceResolution: The image's dpi if the caller knows it (e.g. a
+    ///     rendered PDF page); the image's own credible dpi wins, and 300 is
+    ///     used when neither is known.
+    /// - Returns: The recognised UTF-8 text, as Tesseract lays it out.
+    public func recognize(imageBytes: [UInt8], sourceResolution: Int? = nil) async throws(OCRError) -> String {
+        let engine = try await checkout.acquire()
+        defer { checkout.release(engine) }
+        let configuration = self.configuration
+        let started = ContinuousClock.now
+        do {
+            let text = try await threadPool.runIfActive {
+                try engine.recognize(imageBytes, sourceResolution: sourceResolution, configuration: configuration)
+            }
+            logger.debug("OCR finished", metadata: [
+                "engine": "\(engine.id)", "bytes": "\(imageBytes.count)",
+                "characters": "\(text.count)", "duration": "\(ContinuousClock.now - started)",
+            ])
+            return text
+        } catch let error as OCRError {
+            logger.debug("OCR failed", metadata: ["engine": "\(engine.id)", "error": "\(error)"])
+            throw error
+        } catch {
+            throw OCRError(.engineUnavailable, "The OCR threads are not running.")
+        }
+    }
+
+    /// Waits for in-flight recognitions, ends every engine and stops the threads.
+    ///
+    /// Requests waiting for an engine fail with ``OCRError/Kind/engineUnavailable``,
+    /// as does every later ``recognize(imageBytes:sourceResolution:)``.
+    /// Calling it again does nothing.
+    public func shutdown() async {
+        let engines = await checkout.close()
+        guard !engines.isEmpty else { return }
+        for engine in engines { engine.end() }
+        do {
+            try await threadPool.shutdownGracefully()
+        } catch {
+            logger.warning("OCR thread pool did not shut down cleanly", metadata: ["error": "\(error)"])
+        }
+        logger.info("OCR engines stopped", metadata: ["engines": "\(engines.count)"])
+    }
+}

@@ -1,0 +1,90 @@
+import CTesseract
+import Foundation
+import Testing
+
+/// Writes small PDFs for tests: text-layer pages, scanned (image-only) pages and blank pages.
+struct PDFBuilder {
+    enum Page {
+        /// A page with one line of Helvetica text in its text layer (ASCII only).
+        case text(String)
+        /// A page that is only a grey image of the fixture, scanned at `ppi`.
+        case scan(fixture: String, ppi: Double)
+        /// A page with nothing on it.
+        case blank
+    }
+
+    static func make(_ pages: [Page]) throws -> [UInt8] {
+        var objects: [[UInt8]] = [[], [], Array("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".utf8)]
+        var pageIDs: [Int] = []
+        for page in pages {
+            var (width, height) = (612.0, 792.0)
+            var content = ""
+            var resources = "/Font << /F1 3 0 R >>"
+            switch page {
+            case .text(let line):
+                content = "BT /F1 18 Tf 72 700 Td (\(line)) Tj ET"
+            case .scan(let fixture, let ppi):
+                let (pixelWidth, pixelHeight, grey) = try greyPixels(fixture)
+                (width, height) = (Double(pixelWidth) / ppi * 72, Double(pixelHeight) / ppi * 72)
+                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(pixelWidth) /Height \(pixelHeight) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
+                resources += " /XObject << /Im0 \(objects.count) 0 R >>"
+                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+            case .blank:
+                break
+            }
+            objects.append(Array("<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream".utf8))
+            objects.append(Array("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(width) \(height)] /Resources << \(resources) >> /Contents \(objects.count) 0 R >>".utf8))
+            pageIDs.append(objects.count)
+        }
+        objects[0] = Array("<< /Type /Catalog /Pages 2 0 R >>".utf8)
+        objects[1] = Array("<< /Type /Pages /Kids [\(pageIDs.map { "\($0) 0 R" }.joined(separator: " "))] /Count \(pageIDs.count) >>".utf8)
+
+        var pdf = Array("%PDF-1.4\n".utf8)
+        var offsets: [Int] = []
+        for (index, object) in objects.enumerated() {
+            offsets.append(pdf.count)
+            pdf += Array("\(index + 1) 0 obj\n".utf8) + object + Array("\nendobj\n".utf8)
+        }
+        let xref = pdf.count
+        pdf += Array("xref\n0 \(objects.count + 1)\n0000000000 65535 f \n".utf8)
+        for offset in offsets {
+            let digits = String(offset)
+            pdf += Array((String(repeating: "0", count: 10 - digits.count) + digits + " 00000 n \n").utf8)
+        }
+        pdf += Array("trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n".utf8)
+        return pdf
+    }
+
+    /// A fixture's pixels as 8-bit grey rows, via Leptonica's PGM writer.
+    private static func greyPixels(_ fixture: String) throws -> (Int, Int, [UInt8]) {
+        let bytes = try Fixtures.bytes(fixture)
+        var pix = bytes.withUnsafeBufferPointer { pixReadMem($0.baseAddress, $0.count) }
+        defer { pixDestroy(&pix) }
+        var grey = pixConvertTo8(pix, 0)
+        defer { pixDestroy(&grey) }
+        var data: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        try #require(pixWriteMem(&data, &size, grey, Int32(IFF_PNM)) == 0)
+        defer { free(data) }
+        let pgm = Array(UnsafeBufferPointer(start: try #require(data), count: size))
+        // "P5", width, height, maxval, separated by whitespace; '#' starts a comment line.
+        var tokens: [String] = []
+        var index = 0
+        while tokens.count < 4 {
+            if pgm[index] == UInt8(ascii: "#") {
+                while pgm[index] != UInt8(ascii: "\n") { index += 1 }
+            } else if pgm[index] == 0x20 || pgm[index] == 0x0A || pgm[index] == 0x0D || pgm[index] == 0x09 {
+                index += 1
+            } else {
+                let start = index
+                while ![0x20, 0x0A, 0x0D, 0x09].contains(pgm[index]) { index += 1 }
+                tokens.append(String(decoding: pgm[start..<index], as: UTF8.self))
+            }
+        }
+        let width = try #require(Int(tokens[1]))
+        let height = try #require(Int(tokens[2]))
+        let pixels = Array(pgm[(index + 1)...])
+        try #require(tokens[0] == "P5" && pixels.count == width * height)
+        return (width, height, pixels)
+    }
+}
