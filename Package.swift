@@ -30,6 +30,9 @@ let package = Package(
             dependencies: [
                 "ScribeAPI",
                 "ScribeChat",
+                "ScribeOCR",
+                "ScribeQueue",
+                "ScribeWorker",
                 "ScribeConfig",
                 "ScribeLLM",
                 "ScribeStore",
@@ -44,6 +47,8 @@ let package = Package(
             name: "ScribeConfig",
             dependencies: [
                 "ScribeLLM",
+                "ScribeOCR",
+                "ScribeQueue",
                 "ScribeStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -67,6 +72,28 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ScribeQueue",
+            dependencies: [
+                "ScribeStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScribeWorker",
+            dependencies: [
+                "ScribeChat",
+                "ScribeLLM",
+                "ScribeOCR",
+                "ScribeQueue",
+                "ScribeStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ScribeLLM",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -81,6 +108,8 @@ let package = Package(
             dependencies: [
                 "ScribeChat",
                 "ScribeLLM",
+                "ScribeOCR",
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 "ScribeStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -118,8 +147,13 @@ let package = Package(
         .target(
             name: "ScribeTestSupport",
             dependencies: [
+                "ScribeAPI",
+                "ScribeChat",
+                "ScribeLLM",
                 "ScribeStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ScribeTestSupport",
             swiftSettings: swiftSettings
@@ -136,7 +170,26 @@ let package = Package(
         ),
         .testTarget(
             name: "ScribeOCRTests",
-            dependencies: ["ScribeOCR", "CTesseract"],
+            dependencies: ["ScribeOCR", "CTesseract", "ScribeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScribeWorkerTests",
+            dependencies: [
+                "ScribeAPI",
+                "ScribeChat",
+                "ScribeLLM",
+                "ScribeLLMTesting",
+                "ScribeOCR",
+                "ScribeQueue",
+                "ScribeStore",
+                "ScribeTestSupport",
+                "ScribeWorker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

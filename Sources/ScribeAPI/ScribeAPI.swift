@@ -12,8 +12,11 @@ public struct APIDependencies: Sendable {
     public var bcryptCost: UInt8
     /// The largest JSON body accepted, in bytes.
     public var maxJSONBodyBytes: Int
+    /// Upload limits.
+    public var uploads: UploadLimits
 
-    public init(store: Store, tokens: AccessTokens, responder: ChatResponder, bcryptCost: UInt8, maxJSONBodyBytes: Int) {
+    public init(store: Store, tokens: AccessTokens, responder: ChatResponder, bcryptCost: UInt8, maxJSONBodyBytes: Int, uploads: UploadLimits) {
+        self.uploads = uploads
         self.store = store
         self.tokens = tokens
         self.responder = responder
@@ -42,5 +45,6 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(store: dependencies.store).addRoutes(to: authenticated)
     ChatController(store: dependencies.store, responder: dependencies.responder).addRoutes(to: authenticated)
+    UploadController(store: dependencies.store, limits: dependencies.uploads).addRoutes(to: authenticated)
     return router
 }

@@ -31,9 +31,21 @@ public struct ChatResponder: Sendable {
             through: message.id,
             limit: budget.maxMessages + 1
         )
-        let conversation = history.map { ChatMessage(role: ChatMessage.Role($0.role), content: $0.content) }
+        // The message being answered may carry text newer than the stored row.
+        let conversation = history.map { $0.id == message.id ? message : $0 }.map {
+            ChatMessage(role: ChatMessage.Role($0.role), content: Self.promptText(of: $0))
+        }
         let prompt = budget.prompt(system: systemPrompt, conversation: conversation)
         return try await provider.complete(prompt)
+    }
+
+    /// A message as the LLM reads it: a file's recognised text follows the
+    /// caption under a `[Document: name]` line.
+    static func promptText(of message: Message) -> String {
+        guard let document = message.documentText else { return message.content }
+        let name = message.attachments.first?.filename ?? "upload"
+        let caption = message.content.isEmpty ? "" : message.content + "\n\n"
+        return "\(caption)[Document: \(name)]\n\(document)"
     }
 
     /// The metadata recorded on the assistant message for `completion`.

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ScribeLLM
+import ScribeOCR
+import ScribeQueue
 
 /// Everything Scribe reads from its environment (12-factor), with defaults for a local run.
 ///
@@ -41,6 +43,16 @@ public struct ScribeConfiguration: Sendable {
     public var migrationsPath: String
     /// `LOG_LEVEL`.
     public var logLevel: Logger.Level
+    /// `UPLOAD_MAX_FILE_BYTES`, `UPLOAD_MAX_REQUEST_BYTES`, `UPLOAD_MAX_FILES`: upload limits (413 beyond them).
+    public var uploadMaxFileBytes: Int
+    public var uploadMaxRequestBytes: Int
+    public var uploadMaxFiles: Int
+    /// `JOB_MAX_ATTEMPTS`: attempts per job before it is `failed`.
+    public var jobMaxAttempts: Int
+    /// `WORKER_*`, `JOB_*`: how worker processes run jobs.
+    public var worker: QueueWorkerConfiguration
+    /// `OCR_*`, `PDF_RENDER_DPI`, `TESSDATA_PREFIX`: the OCR engines.
+    public var ocr: OCRConfiguration
 
     /// The default system prompt: short, and honest about documents.
     public static let defaultSystemPrompt = """
@@ -73,6 +85,34 @@ public struct ScribeConfiguration: Sendable {
         }
         self.logLevel = logLevel
         llm = try Self.llm(from: env)
+
+        uploadMaxFileBytes = try env.integer("UPLOAD_MAX_FILE_BYTES", default: 20 << 20, in: 1...(1 << 30))
+        uploadMaxRequestBytes = try env.integer("UPLOAD_MAX_REQUEST_BYTES", default: 50 << 20, in: 1...(2 << 30))
+        uploadMaxFiles = try env.integer("UPLOAD_MAX_FILES", default: 10, in: 1...1000)
+        jobMaxAttempts = try env.integer("JOB_MAX_ATTEMPTS", default: 5, in: 1...100)
+
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let concurrency = try env.integer("WORKER_CONCURRENCY", default: cores, in: 1...1024)
+        worker = QueueWorkerConfiguration(
+            concurrency: concurrency,
+            leaseDuration: .seconds(try env.integer("JOB_LEASE_SECONDS", default: 30, in: 1...86_400)),
+            pollInterval: .milliseconds(try env.integer("WORKER_POLL_INTERVAL_MS", default: 2000, in: 10...3_600_000)),
+            rescueInterval: .milliseconds(try env.integer("WORKER_RESCUE_INTERVAL_MS", default: 5000, in: 100...3_600_000)),
+            shutdownGrace: .seconds(try env.integer("WORKER_SHUTDOWN_GRACE_SECONDS", default: 20, in: 0...3600)),
+            retryBase: .milliseconds(try env.integer("JOB_RETRY_BASE_MS", default: 1000, in: 1...3_600_000)),
+            retryCap: .seconds(try env.integer("JOB_RETRY_MAX_SECONDS", default: 300, in: 1...86_400)),
+            payloadRetention: .seconds(try env.integer("JOB_PAYLOAD_RETENTION_SECONDS", default: 0, in: 0...31_536_000)),
+            jobRetention: .seconds(try env.integer("JOB_RETENTION_SECONDS", default: 604_800, in: 60...315_360_000))
+        )
+        ocr = OCRConfiguration(
+            languages: env["OCR_LANGUAGES"] ?? "eng+rus",
+            tessdataPath: env["TESSDATA_PREFIX"],
+            engineCount: try env.integer("OCR_ENGINES", default: concurrency, in: 1...256),
+            maxPixelsPerImage: try env.integer("OCR_MAX_PIXELS", default: 40_000_000, in: 1...1_000_000_000),
+            maxPagesPerPDF: try env.integer("OCR_MAX_PAGES", default: 50, in: 1...10_000),
+            pageTimeBudget: .seconds(try env.integer("OCR_PAGE_TIMEOUT_SECONDS", default: 60, in: 1...3600)),
+            pdfRenderDPI: try env.integer("PDF_RENDER_DPI", default: 300, in: 72...1200)
+        )
     }
 
     /// Picks the LLM: `LLM_PROVIDER=extractive` forces the offline one; otherwise

@@ -106,6 +106,8 @@ public struct Message: Sendable, Hashable {
     public var metadata: MessageMetadata
     public var createdAt: Date
     public var updatedAt: Date
+    /// The text recognised from the message's file, once OCR (or the PDF text layer) has run.
+    public var documentText: String?
 }
 
 /// One page of a keyset-paginated list.

@@ -5,10 +5,10 @@ extension Store {
     /// The columns a ``Message`` is read from, in the order ``Message/init(row:)`` expects.
     static let messageColumns = """
         m.id, m.conversation_id, m.role, m.content, m.status, m.stage, m.error, m.reply_to,
-        m.attachments::text, m.metadata::text, m.created_at, m.updated_at
+        m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text
         """
 
-    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date)
+    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date, String?)
 
     /// One page of a conversation's history, oldest first, or nil when `userID` does not own the conversation.
     ///
@@ -39,6 +39,15 @@ extension Store {
             JOIN conversations c ON c.id = m.conversation_id
             WHERE m.id = \(id) AND c.user_id = \(userID)
             """,
+            logger: logger
+        )
+        return try await Self.decodeMessages(rows).first
+    }
+
+    /// The message `id`, whoever owns it: for workers, which act for the system.
+    public func message(id: UUID) async throws -> Message? {
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.messageColumns) FROM messages m WHERE m.id = \(id)",
             logger: logger
         )
         return try await Self.decodeMessages(rows).first
@@ -211,7 +220,8 @@ extension Message {
             attachments: Store.decodeJSON([Attachment].self, from: row.8, default: []),
             metadata: Store.decodeJSON(MessageMetadata.self, from: row.9, default: MessageMetadata()),
             createdAt: row.10,
-            updatedAt: row.11
+            updatedAt: row.11,
+            documentText: row.12
         )
     }
 }

@@ -9,6 +9,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(name: "not_found")
         /// A unique value (email, username, idempotency key) is already taken.
         public static let conflict = Code(name: "conflict")
+        /// The job's lease expired and the job was handed to another worker (or
+        /// back to the queue): this worker must not record an outcome for it.
+        public static let leaseLost = Code(name: "lease_lost")
         /// The configuration (database URL, migrations folder) is unusable.
         public static let invalidConfiguration = Code(name: "invalid_configuration")
         /// A migration file could not be read or applied.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import ScribeAPI
+import ScribeOCR
 import ScribeStore
 import ServiceLifecycle
 
@@ -22,25 +23,39 @@ struct APICommand: AsyncParsableCommand {
 struct APIServer {
     let runtime: Runtime
     let jwtSecret: String
-    var extraServices: [any Service] = []
     var migrateFirst = false
+    /// Also run queue workers in this process (`scribe dev`).
+    var runWorkers = false
 
     func run() async throws {
         let configuration = runtime.configuration
         let postgres = runtime.makePostgresClient()
         let store = Store(client: postgres, logger: Logger(label: "scribe.store"))
         let llm = runtime.makeLLMProvider()
+        var services: [any Service] = [postgres]
+        var ocr: OCREnginePool?
+        if runWorkers {
+            let pool = try runtime.makeOCRPool()
+            ocr = pool
+            services.append(runtime.makeWorker(store: store, provider: llm.provider, ocr: pool))
+        }
         let dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
             responder: runtime.makeResponder(store: store, provider: llm.provider),
             bcryptCost: configuration.bcryptCost,
-            maxJSONBodyBytes: configuration.maxJSONBodyBytes
+            maxJSONBodyBytes: configuration.maxJSONBodyBytes,
+            uploads: UploadLimits(
+                maxFileBytes: configuration.uploadMaxFileBytes,
+                maxRequestBytes: configuration.uploadMaxRequestBytes,
+                maxFiles: configuration.uploadMaxFiles,
+                jobMaxAttempts: configuration.jobMaxAttempts
+            )
         )
         var app = Application(
             router: buildRouter(dependencies),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "scribe"),
-            services: [postgres] + extraServices,
+            services: services,
             logger: runtime.logger
         )
         if migrateFirst {
@@ -49,9 +64,11 @@ struct APIServer {
         do {
             try await app.runService()
         } catch {
+            await ocr?.shutdown()
             try? await llm.shutdown()
             throw error
         }
+        await ocr?.shutdown()
         try await llm.shutdown()
     }
 }

@@ -1,14 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `scribe dev`: the whole of Scribe in one process for a laptop or a first run.
+/// `scribe dev`: the whole of Scribe (API and workers) in one process for a laptop or a first run.
 ///
 /// Applies migrations at start, and when `JWT_SECRET` is unset creates a random
 /// one in `.scribe/jwt-secret` (mode 0600) and keeps it, so tokens survive restarts.
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run Scribe in one process for local use, migrating the database first."
+        abstract: "Run the API and the workers in one process for local use, migrating the database first."
     )
 
     @Option(help: "Where the generated JWT secret is kept when JWT_SECRET is unset.")
@@ -19,6 +19,7 @@ struct DevCommand: AsyncParsableCommand {
         let secret = try runtime.configuration.jwtSecret ?? Self.localSecret(at: secretFile)
         var server = APIServer(runtime: runtime, jwtSecret: secret)
         server.migrateFirst = true
+        server.runWorkers = true
         runtime.logger.notice("scribe dev on http://\(runtime.configuration.host):\(runtime.configuration.port)")
         try await server.run()
     }

@@ -6,7 +6,10 @@ import ScribeAPI
 import ScribeChat
 import ScribeConfig
 import ScribeLLM
+import ScribeOCR
+import ScribeQueue
 import ScribeStore
+import ScribeWorker
 
 /// What every subcommand sets up the same way: configuration, logging, the pool, the LLM.
 struct Runtime {
@@ -76,6 +79,26 @@ struct Runtime {
             systemPrompt: configuration.systemPrompt,
             budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
         )
+    }
+
+    /// The OCR engines, created once for the process (shut the pool down when done).
+    func makeOCRPool() throws -> OCREnginePool {
+        do {
+            return try OCREnginePool(configuration: configuration.ocr, logger: Logger(label: "scribe.ocr"))
+        } catch {
+            throw StartupError("Cannot start the OCR engines: \(error.message)")
+        }
+    }
+
+    /// The queue worker running the upload pipeline.
+    func makeWorker(store: Store, provider: any LLMProvider, ocr: OCREnginePool) -> QueueWorker {
+        let pipeline = UploadPipeline(
+            store: store,
+            reader: DocumentReader(pool: ocr, configuration: configuration.ocr),
+            responder: makeResponder(store: store, provider: provider),
+            dropPayloadOnSuccess: configuration.worker.payloadRetention == .zero
+        )
+        return QueueWorker(configuration: configuration.worker, store: store, handler: pipeline, logger: Logger(label: "scribe.worker"))
     }
 
     func migrate(client: PostgresClient) async throws {

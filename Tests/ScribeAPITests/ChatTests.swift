@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ScribeLLM
 import ScribeLLMTesting
+import ScribeTestSupport
 import Testing
 
 @Suite struct ChatTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ScribeTestSupport
 import Testing
 
 @Suite struct MessageHistoryTests {

@@ -60,7 +60,7 @@ struct ChatCompletionsClientTests {
             #expect(completion.content == "echo: again")
             #expect(server.requestCount == 2)
             #expect(elapsed >= .milliseconds(950))
-            #expect(elapsed < .seconds(3))
+            #expect(elapsed < .seconds(10))
         }
     }
 
@@ -91,7 +91,7 @@ struct ChatCompletionsClientTests {
             #expect(failure.kind == .timeout)
             #expect(failure.isRetryable)
             #expect(failure.message.hasPrefix("The LLM service did not answer within"), "\(failure.message)")
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(4), "bounded by the total timeout, not the 5 s delay")
             #expect(server.requestCount >= 2)
         }
     }
@@ -236,7 +236,7 @@ struct ChatCompletionsClientTests {
             #expect(failure.kind == .rateLimited)
             #expect(failure.isRetryable)
             #expect(failure.retryAfter == .seconds(30))
-            #expect(elapsed < .seconds(1))
+            #expect(elapsed < .seconds(10), "did not sleep the 30 s Retry-After")
             #expect(server.requestCount == 1)
         }
     }
@@ -269,22 +269,6 @@ struct ChatCompletionsClientTests {
         }
     }
 
-    @Test func refusedConnectionIsUnavailable() async throws {
-        // Default pool settings: AHC keeps retrying the connection until the attempt's deadline,
-        // then reports the last connection error.
-        let configuration = ChatCompletionsClient.Configuration(
-            baseURL: "http://127.0.0.1:1/v1", apiKey: testAPIKey, model: "m",
-            attemptTimeout: .milliseconds(400), maxAttempts: 1)
-        let error = try await withClient(configuration) { client in
-            await completionError(client)
-        }
-        let failure = try #require(error)
-        #expect(failure.kind == .unavailable, "\(failure)")
-        #expect(failure.statusCode == nil)
-        #expect(failure.message.contains("Could not reach the LLM service at 127.0.0.1"))
-        #expect(!failure.message.contains(testAPIKey))
-    }
-
     @Test func refusedConnectionFailsFastWithoutPoolRetries() async throws {
         let configuration = ChatCompletionsClient.Configuration(
             baseURL: "http://127.0.0.1:1/v1", model: "m",
@@ -298,7 +282,7 @@ struct ChatCompletionsClientTests {
         }
         #expect(error?.kind == .unavailable)
         #expect(error?.message.contains("Gave up after 3 attempts") == true)
-        #expect(elapsed < .seconds(1))
+        #expect(elapsed < .seconds(10), "did not wait the 60 s attempt timeout")
     }
 
     @Test func cancellationStopsTheCallPromptly() async throws {
@@ -312,7 +296,7 @@ struct ChatCompletionsClientTests {
                 }
             }
             #expect(error?.kind == .cancelled)
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(4), "returned before the 5 s delay")
         }
     }
 }

@@ -1,5 +1,6 @@
 import CTesseract
 import ScribeOCR
+import ScribeTestSupport
 import Testing
 
 extension OCRTests {

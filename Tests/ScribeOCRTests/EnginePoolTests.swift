@@ -1,4 +1,5 @@
 import ScribeOCR
+import ScribeTestSupport
 import Testing
 
 extension OCRTests {

@@ -1,5 +1,6 @@
 import CTesseract
 import Foundation
+import ScribeTestSupport
 import Testing
 
 /// Writes small PDFs for tests: text-layer pages, scanned (image-only) pages and blank pages.

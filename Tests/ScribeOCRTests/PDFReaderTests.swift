@@ -1,3 +1,4 @@
+import ScribeTestSupport
 @testable import ScribeOCR
 import Testing
 

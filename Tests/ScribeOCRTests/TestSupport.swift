@@ -1,52 +1,8 @@
 import CTesseract
 import Foundation
 import ScribeOCR
+import ScribeTestSupport
 import Testing
-
-/// Where the fixtures are, and what they should read as.
-enum Fixtures {
-    /// `SCRIBE_FIXTURES` if set; else `<package root>/../shared/fixtures/ocr`
-    /// (this file lives at `<root>/Tests/ScribeOCRTests/`); else the nearest
-    /// ancestor of the root holding `shared/fixtures/ocr`.
-    static let directory: URL = {
-        if let path = ProcessInfo.processInfo.environment["SCRIBE_FIXTURES"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        let root = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let conventional = root.appendingPathComponent("../shared/fixtures/ocr").standardizedFileURL
-        var candidate = root
-        while !isDirectory(conventional), candidate.pathComponents.count > 1 {
-            candidate = candidate.deletingLastPathComponent()
-            let nested = candidate.appendingPathComponent("shared/fixtures/ocr")
-            if isDirectory(nested) { return nested }
-        }
-        return conventional
-    }()
-
-    /// The file names of every image and PDF fixture, e.g. `letter_ru.png`.
-    static let documents: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { ["png", "jpg", "jpeg", "pdf"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-    }()
-
-    static func bytes(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
-    }
-
-    /// The expected text for a fixture: `NAME.txt` next to `NAME.ext`.
-    static func expectedText(for name: String) throws -> String {
-        let base = (name as NSString).deletingPathExtension
-        return try String(contentsOf: directory.appendingPathComponent(base + ".txt"), encoding: .utf8)
-    }
-
-    private static func isDirectory(_ url: URL) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-    }
-}
 
 /// The root suite: every other suite is nested in it, so they all share one
 /// engine pool that is started once and shut down when the run ends.
@@ -98,33 +54,6 @@ func withPool<T>(_ configuration: OCRConfiguration, _ body: (OCREnginePool) asyn
         await pool.shutdown()
         throw error
     }
-}
-
-/// Collapses every run of whitespace to one space and trims the ends.
-func normaliseWhitespace(_ text: String) -> String {
-    text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-}
-
-/// Character error rate: Levenshtein distance over Unicode scalars divided by the expected length.
-func characterErrorRate(expected: String, actual: String) -> Double {
-    let e = Array(expected.unicodeScalars)
-    let a = Array(actual.unicodeScalars)
-    guard !e.isEmpty else { return a.isEmpty ? 0 : 1 }
-    var previous = Array(0...a.count)
-    var current = [Int](repeating: 0, count: a.count + 1)
-    for i in 1...e.count {
-        current[0] = i
-        for j in stride(from: 1, through: a.count, by: 1) {
-            let substitution = previous[j - 1] + (e[i - 1] == a[j - 1] ? 0 : 1)
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
-        }
-        swap(&previous, &current)
-    }
-    return Double(previous[a.count]) / Double(e.count)
-}
-
-func containsCyrillic(_ text: String) -> Bool {
-    text.unicodeScalars.contains { (0x0400...0x04FF).contains($0.value) }
 }
 
 /// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.

@@ -72,6 +72,8 @@ struct MessageResponse: ResponseEncodable {
     var metadata: MessageMetadata?
     var createdAt: String
     var updatedAt: String
+    /// The text recognised from the message's file; null for plain messages and before OCR.
+    var documentText: String?
 
     init(_ message: Message) {
         id = message.id.lowercasedString
@@ -88,10 +90,11 @@ struct MessageResponse: ResponseEncodable {
         metadata = message.metadata.isEmpty ? nil : message.metadata
         createdAt = message.createdAt.rfc3339
         updatedAt = message.updatedAt.rfc3339
+        documentText = message.documentText
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, conversationId, role, content, status, stage, error, replyTo, attachments, metadata, createdAt, updatedAt
+        case id, conversationId, role, content, status, stage, error, replyTo, attachments, metadata, createdAt, updatedAt, documentText
     }
 
     /// Encodes every key, with explicit nulls, so pollers see a stable shape.
@@ -109,6 +112,7 @@ struct MessageResponse: ResponseEncodable {
         try container.encode(metadata, forKey: .metadata)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(documentText, forKey: .documentText)
     }
 }
 

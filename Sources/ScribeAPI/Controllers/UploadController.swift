@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ScribeOCR
+import ScribeStore
+
+/// How much an upload may carry.
+public struct UploadLimits: Sendable {
+    /// Per file; a larger file is a 413.
+    public var maxFileBytes: Int
+    /// Per request (the whole multipart body); larger is a 413.
+    public var maxRequestBytes: Int
+    /// Files per request.
+    public var maxFiles: Int
+    /// Attempts each job gets before it is `failed`.
+    public var jobMaxAttempts: Int
+
+    public init(maxFileBytes: Int, maxRequestBytes: Int, maxFiles: Int, jobMaxAttempts: Int) {
+        self.maxFileBytes = maxFileBytes
+        self.maxRequestBytes = maxRequestBytes
+        self.maxFiles = maxFiles
+        self.jobMaxAttempts = jobMaxAttempts
+    }
+}
+
+/// `POST /v1/chat/file` (answers 202 at once; workers do the rest) and `GET /v1/jobs/{id}`.
+struct UploadController {
+    let store: Store
+    let limits: UploadLimits
+
+    func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
+        group.post("chat/file", use: upload)
+        group.get("jobs/{id}", use: job)
+    }
+
+    struct UploadResponse: ResponseEncodable {
+        struct Item: Encodable {
+            var messageId: String
+            var jobId: String
+            var filename: String
+        }
+
+        var messageId: String
+        var jobId: String
+        var conversationId: String
+        var status: String
+        /// One entry per file, in upload order (the top-level ids are the first file's).
+        var items: [Item]
+    }
+
+    @Sendable func upload(_ request: Request, context: ScribeRequestContext) async throws -> Response {
+        let user = try context.requireIdentity()
+        guard let boundary = MultipartForm.boundary(fromContentType: request.headers[.contentType]) else {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the files as multipart/form-data.")
+        }
+        let idempotencyKey = try Self.idempotencyKey(request)
+        let body = try await request.body.collect(upTo: limits.maxRequestBytes)
+        let form = try MultipartForm(body: body, boundary: boundary, maxPartBytes: limits.maxFileBytes)
+
+        guard let conversationText = form.text("conversation_id")?.trimmingCharacters(in: .whitespaces), !conversationText.isEmpty else {
+            throw APIError.badRequest("The field 'conversation_id' is required.", field: "conversation_id")
+        }
+        guard let conversationID = UUID(uuidString: conversationText) else {
+            throw APIError.badRequest("The field 'conversation_id' is not a valid id.", field: "conversation_id")
+        }
+        let caption = form.text("text")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let caption, caption.count > ChatController.maxTextLength {
+            throw APIError.invalid("text", code: "text_too_long", "'text' must be at most \(ChatController.maxTextLength) characters.")
+        }
+        let files = try checkedFiles(form)
+
+        let enqueued: [EnqueuedUpload]
+        do {
+            enqueued = try await store.enqueueUploads(
+                userID: user.id,
+                conversationID: conversationID,
+                caption: caption?.isEmpty == false ? caption : nil,
+                files: files,
+                idempotencyKey: idempotencyKey,
+                maxAttempts: limits.jobMaxAttempts
+            )
+        } catch let error as StoreError where error.code == .notFound {
+            throw APIError.notFound("Conversation")
+        }
+        guard let first = enqueued.first else { throw APIError.badRequest("Attach at least one file.", field: "file") }
+        let answer = UploadResponse(
+            messageId: first.messageID.lowercasedString,
+            jobId: first.jobID.lowercasedString,
+            conversationId: first.conversationID.lowercasedString,
+            status: first.status.rawValue,
+            items: enqueued.map { .init(messageId: $0.messageID.lowercasedString, jobId: $0.jobID.lowercasedString, filename: $0.filename) }
+        )
+        var response = try context.responseEncoder.encode(answer, from: request, context: context)
+        response.status = .accepted
+        response.headers[.location] = "/v1/messages/\(first.messageID.lowercasedString)"
+        return response
+    }
+
+    /// The file parts, each checked: not empty, a type Scribe reads (sniffed
+    /// from the bytes, whatever the declared Content-Type says).
+    func checkedFiles(_ form: MultipartForm) throws(APIError) -> [NewUpload] {
+        let parts = form.parts.filter { $0.filename != nil || ["file", "file[]", "files"].contains($0.name ?? "") }
+        guard !parts.isEmpty else { throw APIError.badRequest("Attach at least one 'file'.", field: "file") }
+        guard parts.count <= limits.maxFiles else {
+            throw APIError(.contentTooLarge, code: "too_many_files", message: "At most \(limits.maxFiles) files per request.", field: "file")
+        }
+        return try parts.map { part throws(APIError) in
+            let filename = Self.safeFilename(part.filename)
+            guard part.body.readableBytes > 0 else {
+                throw APIError(.unsupportedMediaType, code: "empty_file", message: "\(filename) is empty.", field: "file")
+            }
+            guard let kind = DocumentKind.sniff(part.body.readableBytesView) else {
+                throw APIError(
+                    .unsupportedMediaType,
+                    code: "unsupported_media_type",
+                    message: "\(filename) is not a PNG, JPEG, TIFF, WebP, GIF, BMP, PDF or plain-text file.",
+                    field: "file"
+                )
+            }
+            return NewUpload(filename: filename, contentType: kind.mediaType, bytes: part.body)
+        }
+    }
+
+    @Sendable func job(_ request: Request, context: ScribeRequestContext) async throws -> JobResponse {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Job")
+        guard let job = try await store.job(id: id, userID: user.id) else { throw APIError.notFound("Job") }
+        return JobResponse(job)
+    }
+
+    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
+
+    /// The `Idempotency-Key` header, if sent: 1 to 200 visible ASCII characters.
+    static func idempotencyKey(_ request: Request) throws(APIError) -> String? {
+        guard let key = request.headers[Self.idempotencyKeyHeader] else { return nil }
+        guard (1...200).contains(key.count), key.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 }) else {
+            throw APIError.badRequest("'Idempotency-Key' must be 1 to 200 visible ASCII characters.", field: "Idempotency-Key")
+        }
+        return key
+    }
+
+    /// A file name safe to store and show: no folders, no control characters, at most 255 characters.
+    static func safeFilename(_ raw: String?) -> String {
+        let base = (raw ?? "").split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+        let cleaned = String(base.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init))
+            .trimmingCharacters(in: .whitespaces)
+        return cleaned.isEmpty ? "upload" : String(cleaned.prefix(255))
+    }
+}
+
+struct JobResponse: ResponseEncodable {
+    var id: String
+    var kind: String
+    var state: String
+    var attempt: Int
+    var maxAttempts: Int
+    var stage: String?
+    var lastError: String?
+    var messageId: String?
+    var conversationId: String?
+    var filename: String?
+    var contentType: String?
+    var size: Int?
+    var runAt: String
+    var createdAt: String
+    var startedAt: String?
+    var finishedAt: String?
+
+    init(_ job: Job) {
+        id = job.id.lowercasedString
+        kind = job.kind.rawValue
+        state = job.state.rawValue
+        attempt = job.attempt
+        maxAttempts = job.maxAttempts
+        stage = job.stage
+        lastError = job.lastError
+        messageId = job.messageID?.lowercasedString
+        conversationId = job.conversationID?.lowercasedString
+        filename = job.filename
+        contentType = job.contentType
+        size = job.size
+        runAt = job.runAt.rfc3339
+        createdAt = job.createdAt.rfc3339
+        startedAt = job.startedAt?.rfc3339
+        finishedAt = job.finishedAt?.rfc3339
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ScribeStore
+import ServiceLifecycle
+import Synchronization
+
+/// A worker daemon: claims jobs with `FOR UPDATE SKIP LOCKED`, runs them with
+/// bounded concurrency, keeps their leases alive, rescues other workers'
+/// expired leases, and shuts down gracefully.
+///
+/// Wake-ups come from LISTEN/NOTIFY, from finished jobs (a free slot) and
+/// from a poll timer as the fallback. On graceful shutdown (SIGTERM) it stops
+/// claiming, lets running jobs finish within the grace period, cancels the
+/// rest and hands them back as `available` without spending an attempt, so a
+/// deploy never fails a job. Any number of these may run on any hosts.
+public struct QueueWorker: Service {
+    public let workerID: String
+    let configuration: QueueWorkerConfiguration
+    let store: Store
+    let handler: any JobHandler
+    let logger: Logger
+
+    public init(configuration: QueueWorkerConfiguration, store: Store, handler: any JobHandler, logger: Logger, workerID: String? = nil) {
+        self.configuration = configuration
+        self.store = store
+        self.handler = handler
+        self.logger = logger
+        self.workerID = workerID ?? Self.makeWorkerID()
+    }
+
+    /// `host:pid:random`: unique per process, readable in `jobs.locked_by`.
+    static func makeWorkerID() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(suffix)"
+    }
+
+    public func run() async throws {
+        var workerLogger = logger
+        workerLogger[metadataKey: "worker"] = "\(workerID)"
+        let logger = workerLogger
+        let (wakeups, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let state = WorkerState()
+        logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+
+        await withDiscardingTaskGroup { background in
+            background.addTask {
+                await QueueListener(client: store.client, logger: logger, wake: { waker.yield() }).run()
+            }
+            background.addTask { await every(configuration.pollInterval) { waker.yield() } }
+            background.addTask {
+                await every(configuration.leaseDuration / 3) {
+                    guard state.running > 0 else { return }
+                    do {
+                        try await store.extendLeases(workerID: workerID, lease: configuration.leaseDuration)
+                    } catch {
+                        logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            background.addTask { await maintain(logger: logger) }
+
+            await withGracefulShutdownHandler {
+                await claimAndRun(wakeups: wakeups, waker: waker, state: state, logger: logger)
+            } onGracefulShutdown: {
+                state.stop()
+                waker.yield()
+            }
+            background.cancelAll()
+        }
+
+        do {
+            let handedBack = try await store.handBackJobs(workerID: workerID)
+            logger.info("worker stopped", metadata: ["handed_back": "\(handedBack)"])
+        } catch {
+            logger.error("could not hand jobs back; their leases will expire", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The claim loop: claim as many jobs as there are free slots, run each in
+    /// a child task, wait for a wake-up, repeat until asked to stop.
+    private func claimAndRun(wakeups: AsyncStream<Void>, waker: AsyncStream<Void>.Continuation, state: WorkerState, logger: Logger) async {
+        await withDiscardingTaskGroup { jobs in
+            var wakeup = wakeups.makeAsyncIterator()
+            var failures = 0
+            while !state.isStopping, !Task.isCancelled {
+                let free = configuration.concurrency - state.running
+                if free > 0 {
+                    do {
+                        let claimed = try await store.claimJobs(
+                            workerID: workerID,
+                            queue: configuration.queue,
+                            limit: free,
+                            lease: configuration.leaseDuration
+                        )
+                        failures = 0
+                        for job in claimed {
+                            state.started()
+                            jobs.addTask {
+                                await execute(job, state: state, logger: logger)
+                                state.finished()
+                                waker.yield()
+                            }
+                        }
+                        // A full batch means there may be more: claim again at once.
+                        if claimed.count == free { continue }
+                    } catch {
+                        failures += 1
+                        logger.warning("claim failed; retrying", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 6)), .seconds(5)))
+                        continue
+                    }
+                }
+                _ = await wakeup.next()
+            }
+
+            // Stopping: give running jobs the grace period, then cancel them.
+            let deadline = ContinuousClock.now + configuration.shutdownGrace
+            while state.running > 0, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            if state.running > 0 {
+                logger.notice("grace period over; handing running jobs back", metadata: ["running": "\(state.running)"])
+            }
+            jobs.cancelAll()
+        }
+    }
+
+    /// Runs one job and records a failure; success is the handler's to record.
+    private func execute(_ job: ClaimedJob, state: WorkerState, logger: Logger) async {
+        var logger = logger
+        logger[metadataKey: "job"] = "\(job.lease.jobID)"
+        logger[metadataKey: "attempt"] = "\(job.lease.attempt)"
+        do {
+            try await handler.run(job)
+            logger.debug("job succeeded")
+        } catch let error as StoreError where error.code == .leaseLost {
+            logger.warning("lease lost; the job belongs to another attempt now")
+        } catch {
+            if state.isStopping, Task.isCancelled {
+                logger.info("job interrupted by shutdown; it will be handed back")
+                return
+            }
+            let failure = error as? JobError
+                ?? .retryable("\(error)", userMessage: "Something went wrong while processing this file.")
+            do {
+                if failure.isPermanent {
+                    try await store.failJob(job.lease, error: failure.reason, userError: failure.userMessage)
+                    logger.notice("job failed permanently", metadata: ["reason": "\(failure.reason)"])
+                } else {
+                    let delay = configuration.retryDelay(afterAttempt: job.lease.attempt, retryAfter: failure.retryAfter)
+                    let userError = "\(failure.userMessage) Gave up after \(job.maxAttempts) attempts."
+                    let next = try await store.retryJob(job.lease, error: failure.reason, userError: userError, delay: delay)
+                    logger.notice(
+                        next == .failed ? "job failed: attempts spent" : "job will be retried",
+                        metadata: ["reason": "\(failure.reason)", "delay": "\(delay)"]
+                    )
+                }
+            } catch {
+                logger.warning("could not record the failure; the lease will expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Rescues expired leases every `rescueInterval` and prunes old jobs every minute.
+    private func maintain(logger: Logger) async {
+        var lastPrune = ContinuousClock.now - .seconds(60)
+        await every(configuration.rescueInterval) {
+            do {
+                let rescued = try await store.rescueExpiredLeases()
+                if rescued.requeued + rescued.failed > 0 {
+                    logger.notice("rescued expired leases", metadata: ["requeued": "\(rescued.requeued)", "failed": "\(rescued.failed)"])
+                }
+                if ContinuousClock.now - lastPrune >= .seconds(60) {
+                    lastPrune = .now
+                    let pruned = try await store.pruneJobs(
+                        payloadRetention: configuration.payloadRetention,
+                        jobRetention: configuration.jobRetention
+                    )
+                    if pruned.payloadsDropped + pruned.jobsDeleted > 0 {
+                        logger.info("pruned jobs", metadata: ["payloads": "\(pruned.payloadsDropped)", "jobs": "\(pruned.jobsDeleted)"])
+                    }
+                }
+            } catch {
+                logger.warning("rescue failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Runs `body` every `interval` until the task is cancelled.
+func every(_ interval: Duration, _ body: () async -> Void) async {
+    while !Task.isCancelled {
+        do {
+            try await Task.sleep(for: interval)
+        } catch {
+            return
+        }
+        await body()
+    }
+}
+
+/// What the claim loop, the job tasks and the shutdown handler share.
+final class WorkerState: Sendable {
+    private struct Counters {
+        var running = 0
+        var stopping = false
+    }
+
+    private let counters = Mutex(Counters())
+
+    var running: Int { counters.withLock { $0.running } }
+    var isStopping: Bool { counters.withLock { $0.stopping } }
+    func started() { counters.withLock { $0.running += 1 } }
+    func finished() { counters.withLock { $0.running -= 1 } }
+    func stop() { counters.withLock { $0.stopping = true } }
+}

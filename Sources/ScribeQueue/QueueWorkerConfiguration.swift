@@ -1,0 +1,56 @@
+/// How a worker process runs jobs.
+public struct QueueWorkerConfiguration: Sendable {
+    /// Jobs run at once by this process.
+    public var concurrency: Int
+    /// The queue to claim from.
+    public var queue: String
+    /// How long a claim holds before another worker may take the job; the
+    /// heartbeat extends it every third of this while the job runs.
+    public var leaseDuration: Duration
+    /// How often to look for work when no NOTIFY arrives.
+    public var pollInterval: Duration
+    /// How often to return expired leases to the queue.
+    public var rescueInterval: Duration
+    /// After SIGTERM: how long running jobs may finish before they are handed back.
+    public var shutdownGrace: Duration
+    /// Backoff between attempts: full jitter over `base · 2^(attempt-1)`, capped.
+    public var retryBase: Duration
+    public var retryCap: Duration
+    /// How long a succeeded job keeps its upload bytes (zero drops them on success).
+    public var payloadRetention: Duration
+    /// How long finished jobs are kept before they are deleted.
+    public var jobRetention: Duration
+
+    public init(
+        concurrency: Int,
+        queue: String = "default",
+        leaseDuration: Duration = .seconds(30),
+        pollInterval: Duration = .seconds(2),
+        rescueInterval: Duration = .seconds(5),
+        shutdownGrace: Duration = .seconds(20),
+        retryBase: Duration = .seconds(1),
+        retryCap: Duration = .seconds(300),
+        payloadRetention: Duration = .zero,
+        jobRetention: Duration = .seconds(7 * 24 * 3600)
+    ) {
+        self.concurrency = max(1, concurrency)
+        self.queue = queue
+        self.leaseDuration = leaseDuration
+        self.pollInterval = pollInterval
+        self.rescueInterval = rescueInterval
+        self.shutdownGrace = shutdownGrace
+        self.retryBase = retryBase
+        self.retryCap = retryCap
+        self.payloadRetention = payloadRetention
+        self.jobRetention = jobRetention
+    }
+
+    /// The delay before attempt `attempt + 1`, never earlier than `retryAfter`.
+    func retryDelay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let ceiling = min(retryCap, retryBase * (1 << exponent))
+        let millis = max(0, Int64(ceiling.components.seconds) * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        let jittered = Duration.milliseconds(Int64.random(in: 0...millis))
+        return max(jittered, retryAfter ?? .zero)
+    }
+}

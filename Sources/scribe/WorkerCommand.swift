@@ -1,0 +1,40 @@
+import ArgumentParser
+import Logging
+import ScribeOCR
+import ScribeQueue
+import ScribeStore
+import ScribeWorker
+import ServiceLifecycle
+
+/// `scribe worker`: a worker daemon. Run any number, on any hosts, against one database.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Claim and run queued jobs (OCR, then the LLM) until SIGTERM."
+    )
+
+    func run() async throws {
+        let runtime = try Runtime.load(label: "scribe.worker")
+        let postgres = runtime.makePostgresClient()
+        let store = Store(client: postgres, logger: Logger(label: "scribe.store"))
+        let llm = runtime.makeLLMProvider()
+        let ocr = try runtime.makeOCRPool()
+        let worker = runtime.makeWorker(store: store, provider: llm.provider, ocr: ocr)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: postgres), .init(service: worker)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: runtime.logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            await ocr.shutdown()
+            try? await llm.shutdown()
+            throw error
+        }
+        await ocr.shutdown()
+        try await llm.shutdown()
+    }
+}

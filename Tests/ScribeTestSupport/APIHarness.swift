@@ -1,0 +1,169 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import ScribeAPI
+import ScribeChat
+import ScribeLLM
+import ScribeStore
+import ServiceLifecycle
+
+/// The JWT secret every API test signs with.
+public let testSecret = String(repeating: "test-secret-", count: 4)
+
+/// Runs `body` against the real router, with a real pool on the shared test
+/// database (or `database`), plus any `services` built on the same store
+/// (e.g. a queue worker, so uploads are processed while the test polls).
+public func withAPI(
+    provider: any LLMProvider = ExtractiveProvider(),
+    tokenLifetime: Duration = .seconds(3600),
+    uploads: UploadLimits = UploadLimits(maxFileBytes: 2 << 20, maxRequestBytes: 4 << 20, maxFiles: 3, jobMaxAttempts: 3),
+    database: PostgresClient.Configuration? = nil,
+    services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
+    _ body: @Sendable (APIClient) async throws -> Void
+) async throws {
+    let configuration = if let database { database } else { try await TestDatabase.shared() }
+    let postgres = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
+    let store = Store(client: postgres, logger: TestDatabase.logger)
+    let tokens = await AccessTokens(secret: testSecret, lifetime: tokenLifetime)
+    let responder = ChatResponder(
+        store: store,
+        provider: provider,
+        systemPrompt: "You are a test assistant.",
+        budget: ContextBudget(maxMessages: 10, maxTokens: 4000)
+    )
+    let dependencies = APIDependencies(
+        store: store,
+        tokens: tokens,
+        responder: responder,
+        bcryptCost: 4,
+        maxJSONBodyBytes: 64 * 1024,
+        uploads: uploads
+    )
+    let app = Application(
+        router: buildRouter(dependencies),
+        services: [postgres] + services(store, responder),
+        logger: TestDatabase.logger
+    )
+    try await app.test(.router) { client in
+        try await body(APIClient(client: client, tokens: tokens, store: store))
+    }
+}
+
+/// A thin JSON client over Hummingbird's test client.
+public struct APIClient: Sendable {
+    public let client: any TestClientProtocol
+    public let tokens: AccessTokens
+    public let store: Store
+
+    public struct Reply: @unchecked Sendable {
+        public var status: HTTPResponse.Status
+        public var headers: HTTPFields
+        public var json: [String: Any]
+
+        public subscript(key: String) -> Any? { json[key] }
+        public var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        public var errorField: String? { (json["error"] as? [String: Any])?["field"] as? String }
+        public var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
+        public var nextCursor: String? { json["next_cursor"] as? String }
+    }
+
+    @discardableResult
+    public func send(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: [String: Any]? = nil, raw: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var body: ByteBuffer?
+        if let json { body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)) }
+        if let raw { body = ByteBuffer(string: raw) }
+        let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+        return Reply(status: response.status, headers: response.headers, json: object)
+    }
+
+    /// Registers a fresh user and returns its token and id.
+    public func registerUser(prefix: String = "user") async throws -> (token: String, id: String) {
+        let name = "\(prefix)\(UUID().uuidString.prefix(8).lowercased())"
+        let reply = try await send(.post, "/v1/auth/register", json: ["email": "\(name)@example.com", "password": "correct horse battery"])
+        guard reply.status == .created, let token = reply["access_token"] as? String,
+            let user = reply["user"] as? [String: Any], let id = user["id"] as? String
+        else {
+            throw HarnessError("registration failed: \(reply.status) \(reply.json)")
+        }
+        return (token, id)
+    }
+
+    public func createConversation(_ token: String, title: String = "Test") async throws -> String {
+        let reply = try await send(.post, "/v1/conversations", token: token, json: ["title": title])
+        guard reply.status == .created, let id = reply["id"] as? String else {
+            throw HarnessError("create conversation failed: \(reply.status)")
+        }
+        return id
+    }
+}
+
+extension APIClient {
+    /// A file part of an upload.
+    public struct FilePart: Sendable {
+        public var filename: String
+        public var contentType: String
+        public var bytes: [UInt8]
+
+        public init(filename: String, contentType: String, bytes: [UInt8]) {
+            self.filename = filename
+            self.contentType = contentType
+            self.bytes = bytes
+        }
+    }
+
+    /// `POST /v1/chat/file` with a multipart body built here.
+    @discardableResult
+    public func upload(
+        token: String,
+        conversationID: String?,
+        files: [FilePart],
+        text: String? = nil,
+        idempotencyKey: String? = nil
+    ) async throws -> Reply {
+        let boundary = "scribe-test-\(UUID().uuidString)"
+        var body = ByteBuffer()
+        func field(_ name: String, _ value: String) {
+            body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+        }
+        if let conversationID { field("conversation_id", conversationID) }
+        if let text { field("text", text) }
+        for file in files {
+            body.writeString(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.filename)\"\r\nContent-Type: \(file.contentType)\r\n\r\n"
+            )
+            body.writeBytes(file.bytes)
+            body.writeString("\r\n")
+        }
+        body.writeString("--\(boundary)--\r\n")
+        var headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)", .authorization: "Bearer \(token)"]
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        let response = try await client.execute(uri: "/v1/chat/file", method: .post, headers: headers, body: body)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+        return Reply(status: response.status, headers: response.headers, json: object)
+    }
+
+    /// Polls `GET /v1/messages/{id}` until the message is `done` or `failed` (or `timeout` passes).
+    public func waitForMessage(_ id: String, token: String, timeout: Duration = .seconds(90)) async throws -> Reply {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let reply = try await send(.get, "/v1/messages/\(id)", token: token)
+            if let status = reply["status"] as? String, status == "done" || status == "failed" { return reply }
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError("message \(id) still \(reply["status"] ?? "?") after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

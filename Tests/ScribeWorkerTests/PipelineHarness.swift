@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import ScribeAPI
+import ScribeChat
+import ScribeLLM
+import ScribeOCR
+import ScribeQueue
+import ScribeStore
+import ScribeTestSupport
+import ScribeWorker
+import ServiceLifecycle
+
+/// Queue settings that make tests quick: short leases, fast polls and retries.
+let fastQueue = QueueWorkerConfiguration(
+    concurrency: 2,
+    leaseDuration: .seconds(5),
+    pollInterval: .milliseconds(200),
+    rescueInterval: .milliseconds(200),
+    shutdownGrace: .seconds(5),
+    retryBase: .milliseconds(20),
+    retryCap: .milliseconds(100)
+)
+
+/// Runs the API with an in-process queue worker (real OCR engines, the given
+/// LLM) on its own database, so uploads flow through the whole pipeline.
+func withPipeline(
+    provider: any LLMProvider = ExtractiveProvider(),
+    ocr: OCRConfiguration = OCRConfiguration(languages: "eng+rus", engineCount: 1),
+    queue: QueueWorkerConfiguration = fastQueue,
+    jobMaxAttempts: Int = 3,
+    _ body: @Sendable (APIClient) async throws -> Void
+) async throws {
+    let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
+    do {
+        try await withAPI(
+            provider: provider,
+            uploads: UploadLimits(maxFileBytes: 8 << 20, maxRequestBytes: 16 << 20, maxFiles: 5, jobMaxAttempts: jobMaxAttempts),
+            database: try await TestDatabase.createMigrated(),
+            services: { store, responder in
+                let pipeline = UploadPipeline(
+                    store: store,
+                    reader: DocumentReader(pool: pool, configuration: ocr),
+                    responder: responder,
+                    dropPayloadOnSuccess: true
+                )
+                return [QueueWorker(configuration: queue, store: store, handler: pipeline, logger: TestDatabase.logger)]
+            },
+            body
+        )
+    } catch {
+        await pool.shutdown()
+        throw error
+    }
+    await pool.shutdown()
+}
