@@ -49,6 +49,18 @@ public enum TestDatabase {
         return configuration
     }
 
+    /// Creates a migrated database and returns its URL too, for child processes.
+    public static func createMigratedURL() async throws -> (url: String, configuration: PostgresClient.Configuration) {
+        let configuration = try await createMigrated()
+        guard let server = ProcessInfo.processInfo.environment["DATABASE_URL"],
+            var components = URLComponents(string: server), let name = configuration.database
+        else {
+            throw StoreError(.invalidConfiguration, "DATABASE_URL is not set: run the tests with scripts/test.")
+        }
+        components.path = "/" + name
+        return (components.string ?? server, configuration)
+    }
+
     /// One migrated database shared by the tests of this process; tests keep
     /// apart by creating their own users.
     public static func shared() async throws -> PostgresClient.Configuration {
