@@ -2,12 +2,22 @@ import ScribeStore
 
 /// Runs one claimed job to its end.
 ///
-/// A handler records success itself, inside the transaction that writes the
-/// job's result and guarded by the job's lease. For failure it throws: a
+/// A job with a result records its success itself, in the transaction that
+/// writes the result, guarded by the job's lease, and returns `.recorded`. A
+/// job with nothing to write returns `.acknowledge`, and the worker marks it
+/// succeeded together with others in one statement. For failure it throws: a
 /// ``JobError`` says whether to retry and what the user should read; any
 /// other error is treated as retryable.
 public protocol JobHandler: Sendable {
-    func run(_ job: ClaimedJob) async throws
+    func run(_ job: ClaimedJob) async throws -> JobCompletion
+}
+
+/// How a handler's success is recorded.
+public enum JobCompletion: Sendable {
+    /// The handler wrote the job's outcome in its own final transaction.
+    case recorded
+    /// Nothing to write: the worker marks the job succeeded (batched with others).
+    case acknowledge
 }
 
 /// Why a job attempt failed, and what to do about it.

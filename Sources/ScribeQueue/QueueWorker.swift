@@ -42,8 +42,34 @@ public struct QueueWorker: Service {
         let logger = workerLogger
         let (wakeups, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let state = WorkerState()
+        let acknowledgements = Acknowledgements()
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
 
+        await withDiscardingTaskGroup { group in
+            group.addTask { await acknowledgements.run(store: store, logger: logger) }
+            await serve(wakeups: wakeups, waker: waker, state: state, acknowledgements: acknowledgements, logger: logger)
+            // Every job task has ended: write the last acknowledgements before handing anything back.
+            acknowledgements.finish()
+        }
+
+        do {
+            let handedBack = try await store.handBackJobs(workerID: workerID)
+            logger.info("worker stopped", metadata: ["handed_back": "\(handedBack)"])
+        } catch {
+            logger.error("could not hand jobs back; their leases will expire", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Claims and runs jobs, with the listener, the poll timer, the heartbeat
+    /// and the rescuer beside it, until graceful shutdown; returns when every
+    /// job task has ended.
+    private func serve(
+        wakeups: AsyncStream<Void>,
+        waker: AsyncStream<Void>.Continuation,
+        state: WorkerState,
+        acknowledgements: Acknowledgements,
+        logger: Logger
+    ) async {
         await withDiscardingTaskGroup { background in
             background.addTask {
                 await QueueListener(client: store.client, logger: logger, wake: { waker.yield() }).run()
@@ -62,25 +88,24 @@ public struct QueueWorker: Service {
             background.addTask { await maintain(logger: logger) }
 
             await withGracefulShutdownHandler {
-                await claimAndRun(wakeups: wakeups, waker: waker, state: state, logger: logger)
+                await claimAndRun(wakeups: wakeups, waker: waker, state: state, acknowledgements: acknowledgements, logger: logger)
             } onGracefulShutdown: {
                 state.stop()
                 waker.yield()
             }
             background.cancelAll()
         }
-
-        do {
-            let handedBack = try await store.handBackJobs(workerID: workerID)
-            logger.info("worker stopped", metadata: ["handed_back": "\(handedBack)"])
-        } catch {
-            logger.error("could not hand jobs back; their leases will expire", metadata: ["error": "\(error)"])
-        }
     }
 
     /// The claim loop: claim as many jobs as there are free slots, run each in
     /// a child task, wait for a wake-up, repeat until asked to stop.
-    private func claimAndRun(wakeups: AsyncStream<Void>, waker: AsyncStream<Void>.Continuation, state: WorkerState, logger: Logger) async {
+    private func claimAndRun(
+        wakeups: AsyncStream<Void>,
+        waker: AsyncStream<Void>.Continuation,
+        state: WorkerState,
+        acknowledgements: Acknowledgements,
+        logger: Logger
+    ) async {
         await withDiscardingTaskGroup { jobs in
             var wakeup = wakeups.makeAsyncIterator()
             var failures = 0
@@ -98,7 +123,7 @@ public struct QueueWorker: Service {
                         for job in claimed {
                             state.started()
                             jobs.addTask {
-                                await execute(job, state: state, logger: logger)
+                                await execute(job, state: state, acknowledgements: acknowledgements, logger: logger)
                                 state.finished()
                                 waker.yield()
                             }
@@ -128,13 +153,15 @@ public struct QueueWorker: Service {
     }
 
     /// Runs one job and records a failure; success is the handler's to record.
-    private func execute(_ job: ClaimedJob, state: WorkerState, logger: Logger) async {
+    private func execute(_ job: ClaimedJob, state: WorkerState, acknowledgements: Acknowledgements, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "job"] = "\(job.lease.jobID)"
         logger[metadataKey: "attempt"] = "\(job.lease.attempt)"
         do {
-            try await handler.run(job)
-            logger.debug("job succeeded")
+            switch try await handler.run(job) {
+            case .recorded: logger.trace("job succeeded")
+            case .acknowledge: acknowledgements.add(job.lease)
+            }
         } catch let error as StoreError where error.code == .leaseLost {
             logger.warning("lease lost; the job belongs to another attempt now")
         } catch {

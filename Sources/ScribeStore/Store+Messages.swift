@@ -9,23 +9,37 @@ extension Store {
         """
 
     typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date, String?)
+    /// A message row from an outer join: all NULL when there is no message.
+    typealias OptionalMessageRow = (
+        UUID?, UUID?, MessageRole?, String?, MessageStatus?, String?, String?, UUID?, String?, String?, Date?, Date?, String?
+    )
 
     /// One page of a conversation's history, oldest first, or nil when `userID` does not own the conversation.
     ///
+    /// One statement: the ownership check and the page come back together
+    /// (a conversation row with no page row is an empty page).
+    ///
     /// - Parameter after: The id of the last message already seen (the previous page's `nextCursor`).
     public func messages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> Page<Message>? {
-        guard try await conversation(id: conversationID, userID: userID) != nil else { return nil }
         let after = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         let rows = try await client.query(
             """
-            SELECT \(unescaped: Self.messageColumns) FROM messages m
-            WHERE m.conversation_id = \(conversationID) AND m.id > \(after)
+            SELECT \(unescaped: Self.messageColumns) FROM conversations c
+            LEFT JOIN LATERAL (
+                SELECT * FROM messages WHERE conversation_id = c.id AND id > \(after) ORDER BY id LIMIT \(limit + 1)
+            ) m ON true
+            WHERE c.id = \(conversationID) AND c.user_id = \(userID)
             ORDER BY m.id
-            LIMIT \(limit + 1)
             """,
             logger: logger
         )
-        var items = try await Self.decodeMessages(rows)
+        var owned = false
+        var items: [Message] = []
+        for try await row in rows.decode(OptionalMessageRow.self) {
+            owned = true
+            if let message = Message(row: row) { items.append(message) }
+        }
+        guard owned else { return nil }
         guard items.count > limit else { return Page(items: items, nextCursor: nil) }
         items.removeLast()
         return Page(items: items, nextCursor: items.last?.id.uuidString.lowercased())
@@ -207,6 +221,13 @@ extension Store {
 }
 
 extension Message {
+    init?(row: Store.OptionalMessageRow) {
+        guard let id = row.0, let conversationID = row.1, let role = row.2, let content = row.3, let status = row.4,
+            let attachments = row.8, let metadata = row.9, let createdAt = row.10, let updatedAt = row.11
+        else { return nil }
+        self.init(row: (id, conversationID, role, content, status, row.5, row.6, row.7, attachments, metadata, createdAt, updatedAt, row.12))
+    }
+
     init(row: Store.MessageRow) {
         self.init(
             id: row.0,

@@ -25,12 +25,13 @@ public struct UploadPipeline: JobHandler {
         self.dropPayloadOnSuccess = dropPayloadOnSuccess
     }
 
-    public func run(_ job: ClaimedJob) async throws {
+    public func run(_ job: ClaimedJob) async throws -> JobCompletion {
         switch job.kind {
         case .processUpload:
             try await processUpload(job)
+            return .recorded
         case .noop:
-            _ = try await store.completeJobs([job.lease])
+            return .acknowledge
         }
     }
 
