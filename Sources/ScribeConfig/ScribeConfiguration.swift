@@ -99,6 +99,7 @@ public struct ScribeConfiguration: Sendable {
             pollInterval: .milliseconds(try env.integer("WORKER_POLL_INTERVAL_MS", default: 2000, in: 10...3_600_000)),
             rescueInterval: .milliseconds(try env.integer("WORKER_RESCUE_INTERVAL_MS", default: 5000, in: 100...3_600_000)),
             shutdownGrace: .seconds(try env.integer("WORKER_SHUTDOWN_GRACE_SECONDS", default: 20, in: 0...3600)),
+            jobTimeout: .seconds(try env.integer("JOB_TIMEOUT_SECONDS", default: 900, in: 1...86_400)),
             retryBase: .milliseconds(try env.integer("JOB_RETRY_BASE_MS", default: 1000, in: 1...3_600_000)),
             retryCap: .seconds(try env.integer("JOB_RETRY_MAX_SECONDS", default: 300, in: 1...86_400)),
             payloadRetention: .seconds(try env.integer("JOB_PAYLOAD_RETENTION_SECONDS", default: 0, in: 0...31_536_000)),

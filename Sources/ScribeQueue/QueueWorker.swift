@@ -77,9 +77,15 @@ public struct QueueWorker: Service {
             background.addTask { await every(configuration.pollInterval) { waker.yield() } }
             background.addTask {
                 await every(configuration.leaseDuration / 3) {
-                    guard state.running > 0 else { return }
+                    // A job past its time limit is no longer kept alive: its lease
+                    // expires and any worker's rescuer returns it to the queue.
+                    let (alive, overdue) = state.leases(runningLessThan: configuration.jobTimeout)
+                    for lease in overdue {
+                        logger.error("job exceeded its time limit; letting its lease expire", metadata: ["job": "\(lease.jobID)"])
+                    }
+                    guard !alive.isEmpty else { return }
                     do {
-                        try await store.extendLeases(workerID: workerID, lease: configuration.leaseDuration)
+                        try await store.extendLeases(alive, by: configuration.leaseDuration)
                     } catch {
                         logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
                     }
@@ -121,10 +127,10 @@ public struct QueueWorker: Service {
                         )
                         failures = 0
                         for job in claimed {
-                            state.started()
+                            state.started(job.lease)
                             jobs.addTask {
                                 await execute(job, state: state, acknowledgements: acknowledgements, logger: logger)
-                                state.finished()
+                                state.finished(job.lease)
                                 waker.yield()
                             }
                         }
@@ -228,18 +234,31 @@ func every(_ interval: Duration, _ body: () async -> Void) async {
     }
 }
 
-/// What the claim loop, the job tasks and the shutdown handler share.
+/// What the claim loop, the job tasks, the heartbeat and the shutdown handler share.
 final class WorkerState: Sendable {
-    private struct Counters {
-        var running = 0
+    private struct Shared {
+        var running: [JobLease: ContinuousClock.Instant] = [:]
         var stopping = false
     }
 
-    private let counters = Mutex(Counters())
+    private let shared = Mutex(Shared())
 
-    var running: Int { counters.withLock { $0.running } }
-    var isStopping: Bool { counters.withLock { $0.stopping } }
-    func started() { counters.withLock { $0.running += 1 } }
-    func finished() { counters.withLock { $0.running -= 1 } }
-    func stop() { counters.withLock { $0.stopping = true } }
+    var running: Int { shared.withLock { $0.running.count } }
+    var isStopping: Bool { shared.withLock { $0.stopping } }
+    func started(_ lease: JobLease) { shared.withLock { $0.running[lease] = .now } }
+    func finished(_ lease: JobLease) { shared.withLock { $0.running[lease] = nil } }
+    func stop() { shared.withLock { $0.stopping = true } }
+
+    /// The running jobs split by age: those within `limit`, and those past it.
+    func leases(runningLessThan limit: Duration) -> (alive: [JobLease], overdue: [JobLease]) {
+        let now = ContinuousClock.now
+        return shared.withLock { shared in
+            var alive: [JobLease] = []
+            var overdue: [JobLease] = []
+            for (lease, started) in shared.running {
+                if now - started < limit { alive.append(lease) } else { overdue.append(lease) }
+            }
+            return (alive, overdue)
+        }
+    }
 }

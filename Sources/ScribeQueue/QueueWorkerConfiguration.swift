@@ -13,6 +13,9 @@ public struct QueueWorkerConfiguration: Sendable {
     public var rescueInterval: Duration
     /// After SIGTERM: how long running jobs may finish before they are handed back.
     public var shutdownGrace: Duration
+    /// The longest one attempt may run; after it the heartbeat stops renewing
+    /// the job's lease, so a stuck attempt is rescued by another worker.
+    public var jobTimeout: Duration
     /// Backoff between attempts: full jitter over `base · 2^(attempt-1)`, capped.
     public var retryBase: Duration
     public var retryCap: Duration
@@ -28,6 +31,7 @@ public struct QueueWorkerConfiguration: Sendable {
         pollInterval: Duration = .seconds(2),
         rescueInterval: Duration = .seconds(5),
         shutdownGrace: Duration = .seconds(20),
+        jobTimeout: Duration = .seconds(900),
         retryBase: Duration = .seconds(1),
         retryCap: Duration = .seconds(300),
         payloadRetention: Duration = .zero,
@@ -39,6 +43,7 @@ public struct QueueWorkerConfiguration: Sendable {
         self.pollInterval = pollInterval
         self.rescueInterval = rescueInterval
         self.shutdownGrace = shutdownGrace
+        self.jobTimeout = jobTimeout
         self.retryBase = retryBase
         self.retryCap = retryCap
         self.payloadRetention = payloadRetention

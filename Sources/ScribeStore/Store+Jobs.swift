@@ -142,13 +142,15 @@ extension Store {
         return jobs
     }
 
-    /// Extends the lease of every job `workerID` is running, in one statement: the heartbeat.
+    /// Extends the leases of the given jobs, in one statement: the heartbeat.
+    /// Only jobs this worker still holds are touched.
     @discardableResult
-    public func extendLeases(workerID: String, lease: Duration) async throws -> Int {
+    public func extendLeases(_ leases: [JobLease], by lease: Duration) async throws -> Int {
+        guard let workerID = leases.first?.workerID else { return 0 }
         let rows = try await client.query(
             """
             UPDATE jobs SET locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now()
-            WHERE locked_by = \(workerID) AND state = 'running'
+            WHERE id = ANY(\(leases.map(\.jobID))) AND locked_by = \(workerID) AND state = 'running'
             RETURNING id
             """,
             logger: logger

@@ -20,13 +20,17 @@ struct WorkerCommand: AsyncParsableCommand {
         let llm = runtime.makeLLMProvider()
         let ocr = try runtime.makeOCRPool()
         let worker = runtime.makeWorker(store: store, provider: llm.provider, ocr: ocr)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: postgres), .init(service: worker)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: runtime.logger
-            )
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: postgres), .init(service: worker)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: runtime.logger
         )
+        // A worker must always exit when asked: past the grace period plus a
+        // margin, shutdown escalates to cancellation, and a task that ignores
+        // cancellation ends the process (its leases expire and are rescued).
+        configuration.maximumGracefulShutdownDuration = runtime.configuration.worker.shutdownGrace + .seconds(15)
+        configuration.maximumCancellationDuration = .seconds(15)
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()
         } catch {

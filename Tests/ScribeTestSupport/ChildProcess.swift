@@ -54,6 +54,18 @@ public final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`: no test leaves a process behind.
+    /// Returns the exit status when it exited on its own after SIGTERM.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(30)) async -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        send(SIGTERM)
+        if let status = await waitForExit(timeout: grace) { return status }
+        send(SIGKILL)
+        await waitForExit(timeout: .seconds(10))
+        return nil
+    }
+
     /// The last lines of the process's log.
     public func logTail(lines: Int = 30) -> String {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
