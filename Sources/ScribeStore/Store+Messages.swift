@@ -9,22 +9,37 @@ extension Store {
         """
 
     typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date, String?)
-    /// A message row from an outer join: all NULL when there is no message.
-    typealias OptionalMessageRow = (
-        UUID?, UUID?, MessageRole?, String?, MessageStatus?, String?, String?, UUID?, String?, String?, Date?, Date?, String?
-    )
 
-    /// One page of a conversation's history, oldest first, or nil when `userID` does not own the conversation.
+
+    /// A message as the API's JSON, rendered by Postgres: the hot history poll
+    /// sends these bytes as they are, with no decoding or re-encoding in Swift.
+    /// Keys and formats match the API's message shape (snake_case, lowercase
+    /// ids, RFC 3339 UTC timestamps with milliseconds, null for absent values).
+    static let messageJSON = """
+        json_build_object(
+            'id', m.id, 'conversation_id', m.conversation_id, 'role', m.role, 'content', m.content,
+            'status', m.status, 'stage', m.stage, 'error', m.error, 'reply_to', m.reply_to,
+            'attachments', m.attachments,
+            'metadata', CASE WHEN m.metadata = '{}'::jsonb THEN NULL ELSE m.metadata END,
+            'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'updated_at', to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'document_text', m.document_text
+        )::text
+        """
+
+    /// One page of a conversation's history, oldest first, each message as
+    /// its API JSON (see ``messageJSON``); nil when `userID` does not own the
+    /// conversation.
     ///
     /// One statement: the ownership check and the page come back together
     /// (a conversation row with no page row is an empty page).
     ///
     /// - Parameter after: The id of the last message already seen (the previous page's `nextCursor`).
-    public func messages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> Page<Message>? {
+    public func renderedMessages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> Page<String>? {
         let after = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         let rows = try await client.query(
             """
-            SELECT \(unescaped: Self.messageColumns) FROM conversations c
+            SELECT m.id, \(unescaped: Self.messageJSON) FROM conversations c
             LEFT JOIN LATERAL (
                 SELECT * FROM messages WHERE conversation_id = c.id AND id > \(after) ORDER BY id LIMIT \(limit + 1)
             ) m ON true
@@ -34,28 +49,33 @@ extension Store {
             logger: logger
         )
         var owned = false
-        var items: [Message] = []
-        for try await row in rows.decode(OptionalMessageRow.self) {
+        var ids: [UUID] = []
+        var items: [String] = []
+        for try await (id, json) in rows.decode((UUID?, String?).self) {
             owned = true
-            if let message = Message(row: row) { items.append(message) }
+            if let id, let json {
+                ids.append(id)
+                items.append(json)
+            }
         }
         guard owned else { return nil }
         guard items.count > limit else { return Page(items: items, nextCursor: nil) }
         items.removeLast()
-        return Page(items: items, nextCursor: items.last?.id.uuidString.lowercased())
+        return Page(items: items, nextCursor: ids[limit - 1].uuidString.lowercased())
     }
 
-    /// The message `id` if it is in a conversation `userID` owns, else nil.
-    public func message(id: UUID, userID: UUID) async throws -> Message? {
+    /// The message `id` as its API JSON if it is in a conversation `userID` owns, else nil.
+    public func renderedMessage(id: UUID, userID: UUID) async throws -> String? {
         let rows = try await client.query(
             """
-            SELECT \(unescaped: Self.messageColumns) FROM messages m
+            SELECT \(unescaped: Self.messageJSON) FROM messages m
             JOIN conversations c ON c.id = m.conversation_id
             WHERE m.id = \(id) AND c.user_id = \(userID)
             """,
             logger: logger
         )
-        return try await Self.decodeMessages(rows).first
+        for try await json in rows.decode(String.self) { return json }
+        return nil
     }
 
     /// The message `id`, whoever owns it: for workers, which act for the system.
@@ -221,13 +241,6 @@ extension Store {
 }
 
 extension Message {
-    init?(row: Store.OptionalMessageRow) {
-        guard let id = row.0, let conversationID = row.1, let role = row.2, let content = row.3, let status = row.4,
-            let attachments = row.8, let metadata = row.9, let createdAt = row.10, let updatedAt = row.11
-        else { return nil }
-        self.init(row: (id, conversationID, role, content, status, row.5, row.6, row.7, attachments, metadata, createdAt, updatedAt, row.12))
-    }
-
     init(row: Store.MessageRow) {
         self.init(
             id: row.0,

@@ -83,6 +83,17 @@ import Testing
             }
             #expect(message["reply_to"] as? String == (chat["user_message"] as? [String: Any])?["id"] as? String)
             #expect((message["created_at"] as? String)?.hasSuffix("Z") == true)
+
+            // Three renderings of the same messages agree to the byte-level value:
+            // the chat response (Swift), one message and the history page (Postgres).
+            let user = try #require(chat["user_message"] as? [String: Any])
+            let conversation = try #require(chat["conversation_id"] as? String)
+            let history = try await api.send(.get, "/v1/conversations/\(conversation)/messages", token: token)
+            let single = try await api.send(.get, "/v1/messages/\(try #require(user["id"] as? String))", token: token)
+            #expect(NSDictionary(dictionary: single.json).isEqual(to: user))
+            #expect(NSDictionary(dictionary: history.items[0]).isEqual(to: user))
+            #expect(NSDictionary(dictionary: history.items[1]).isEqual(to: answer))
+            #expect(NSDictionary(dictionary: message.json).isEqual(to: answer))
         }
     }
 }

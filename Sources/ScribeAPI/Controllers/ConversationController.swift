@@ -54,7 +54,9 @@ struct ConversationController {
         return .noContent
     }
 
-    @Sendable func messages(_ request: Request, context: ScribeRequestContext) async throws -> ListResponse<MessageResponse> {
+    /// The history poll, the hottest read: Postgres renders each message's
+    /// JSON and the page is assembled from those bytes as they are.
+    @Sendable func messages(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
         let pagination = try Pagination(request)
@@ -62,17 +64,32 @@ struct ConversationController {
             guard let id = UUID(uuidString: text) else { throw Pagination.badCursor() }
             return id
         }
-        guard let page = try await store.messages(conversationID: id, userID: user.id, limit: pagination.limit, after: after) else {
+        guard let page = try await store.renderedMessages(conversationID: id, userID: user.id, limit: pagination.limit, after: after)
+        else {
             throw APIError.notFound("Conversation")
         }
-        return ListResponse(items: page.items.map(MessageResponse.init), nextCursor: page.nextCursor)
+        var body = ByteBuffer()
+        body.reserveCapacity(page.items.reduce(64) { $0 + $1.utf8.count + 1 })
+        body.writeStaticString("{\"items\":[")
+        for (index, item) in page.items.enumerated() {
+            if index > 0 { body.writeStaticString(",") }
+            body.writeString(item)
+        }
+        body.writeStaticString("],\"next_cursor\":")
+        if let cursor = page.nextCursor {
+            body.writeString("\"\(cursor)\"")
+        } else {
+            body.writeStaticString("null")
+        }
+        body.writeStaticString("}")
+        return Response.json(body)
     }
 
-    @Sendable func message(_ request: Request, context: ScribeRequestContext) async throws -> MessageResponse {
+    @Sendable func message(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Message")
-        guard let message = try await store.message(id: id, userID: user.id) else { throw APIError.notFound("Message") }
-        return MessageResponse(message)
+        guard let json = try await store.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
+        return Response.json(ByteBuffer(string: json))
     }
 
     static let defaultTitle = "New conversation"

@@ -11,9 +11,30 @@ extension UUID {
 }
 
 extension Date {
-    /// RFC 3339 in UTC with fractional seconds, e.g. `2026-11-21T20:04:05.123Z`.
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-21T20:04:05.123Z`,
+    /// truncated (not rounded) to the millisecond as Postgres's `to_char(…, 'MS')`
+    /// does, so both renderings of a message agree.
     var rfc3339: String {
-        formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // Postgres keeps microseconds; the small offset absorbs Double's error
+        // at this magnitude (well under half a microsecond) before truncating.
+        let millis = Int64((timeIntervalSince1970 * 1000 + 0.0005).rounded(.down))
+        let (seconds, fraction) = (millis.quotientAndRemainder(dividingBy: 1000))
+        let (wholeSeconds, milliseconds) = fraction < 0 ? (seconds - 1, fraction + 1000) : (seconds, fraction)
+        // Whole seconds format exactly; the milliseconds are appended as digits.
+        let base = Date(timeIntervalSince1970: TimeInterval(wholeSeconds)).formatted(Date.ISO8601FormatStyle())
+        let digits = String(milliseconds)
+        return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+    }
+}
+
+extension Response {
+    /// A 200 with a JSON body that is already encoded.
+    static func json(_ body: ByteBuffer) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+            body: .init(byteBuffer: body)
+        )
     }
 }
 
