@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 
 /// A registered person.
@@ -121,4 +122,12 @@ public struct Page<Item: Sendable>: Sendable {
         self.items = items
         self.nextCursor = nextCursor
     }
+}
+
+/// A page of messages already rendered as the API's JSON.
+public struct RenderedPage: Sendable {
+    /// The page's messages as comma-separated JSON objects (empty for an empty page).
+    public var elements: ByteBuffer
+    /// The cursor of the next page, or nil when this is the last one.
+    public var nextCursor: String?
 }

@@ -31,8 +31,12 @@ extension Store {
         }
         do {
             return try await transaction { connection in
+                // A plain read, not an UPDATE: concurrent uploads to one conversation
+                // must not queue on its row lock. (The messages' foreign key holds a
+                // KEY SHARE lock against a concurrent delete; the conversation's
+                // updated_at moves when the answer is written.)
                 let rows = try await connection.query(
-                    "UPDATE conversations SET updated_at = now() WHERE id = \(conversationID) AND user_id = \(userID) RETURNING id",
+                    "SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)",
                     logger: logger
                 )
                 var owned = false

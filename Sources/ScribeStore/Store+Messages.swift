@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 
 extension Store {
@@ -11,70 +12,41 @@ extension Store {
     typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date, String?)
 
 
-    /// A message as the API's JSON, rendered by Postgres: the hot history poll
-    /// sends these bytes as they are, with no decoding or re-encoding in Swift.
-    /// Keys and formats match the API's message shape (snake_case, lowercase
-    /// ids, RFC 3339 UTC timestamps with milliseconds, null for absent values).
-    static let messageJSON = """
-        json_build_object(
-            'id', m.id, 'conversation_id', m.conversation_id, 'role', m.role, 'content', m.content,
-            'status', m.status, 'stage', m.stage, 'error', m.error, 'reply_to', m.reply_to,
-            'attachments', m.attachments,
-            'metadata', CASE WHEN m.metadata = '{}'::jsonb THEN NULL ELSE m.metadata END,
-            'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-            'updated_at', to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-            'document_text', m.document_text
-        )::text
-        """
-
-    /// One page of a conversation's history, oldest first, each message as
-    /// its API JSON (see ``messageJSON``); nil when `userID` does not own the
-    /// conversation.
+    /// One page of a conversation's history, oldest first, as the JSON array
+    /// elements of the API's page (`{…},{…}`), or nil when `userID` does not
+    /// own the conversation.
     ///
-    /// One statement: the ownership check and the page come back together
-    /// (a conversation row with no page row is an empty page).
+    /// Each message's JSON is rendered once, when the row is written (the
+    /// `messages_render` trigger of `sql/003_rendered_messages.sql`); this one
+    /// statement checks ownership, picks the page and joins the stored texts,
+    /// and the bytes go to the client without being decoded or re-encoded.
     ///
     /// - Parameter after: The id of the last message already seen (the previous page's `nextCursor`).
-    public func renderedMessages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> Page<String>? {
-        let after = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-        let rows = try await client.query(
-            """
-            SELECT m.id, \(unescaped: Self.messageJSON) FROM conversations c
-            LEFT JOIN LATERAL (
-                SELECT * FROM messages WHERE conversation_id = c.id AND id > \(after) ORDER BY id LIMIT \(limit + 1)
-            ) m ON true
-            WHERE c.id = \(conversationID) AND c.user_id = \(userID)
-            ORDER BY m.id
-            """,
-            logger: logger
+    public func renderedMessages(conversationID: UUID, userID: UUID, limit: Int, after: UUID?) async throws -> RenderedPage? {
+        let page = HistoryPageStatement(
+            conversationID: conversationID,
+            userID: userID,
+            after: after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            limit: limit
         )
-        var owned = false
-        var ids: [UUID] = []
-        var items: [String] = []
-        for try await (id, json) in rows.decode((UUID?, String?).self) {
-            owned = true
-            if let id, let json {
-                ids.append(id)
-                items.append(json)
-            }
+        for try await (elements, hasMore, lastOnPage) in try await client.execute(page, logger: logger) {
+            return RenderedPage(elements: elements, nextCursor: hasMore ? lastOnPage?.uuidString.lowercased() : nil)
         }
-        guard owned else { return nil }
-        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
-        items.removeLast()
-        return Page(items: items, nextCursor: ids[limit - 1].uuidString.lowercased())
+        return nil
     }
 
-    /// The message `id` as its API JSON if it is in a conversation `userID` owns, else nil.
-    public func renderedMessage(id: UUID, userID: UUID) async throws -> String? {
+    /// The message `id` as its API JSON (rendered when it was written) if it is
+    /// in a conversation `userID` owns, else nil.
+    public func renderedMessage(id: UUID, userID: UUID) async throws -> ByteBuffer? {
         let rows = try await client.query(
             """
-            SELECT \(unescaped: Self.messageJSON) FROM messages m
+            SELECT m.rendered FROM messages m
             JOIN conversations c ON c.id = m.conversation_id
             WHERE m.id = \(id) AND c.user_id = \(userID)
             """,
             logger: logger
         )
-        for try await json in rows.decode(String.self) { return json }
+        for try await json in rows.decode(ByteBuffer.self) { return json }
         return nil
     }
 
@@ -257,5 +229,42 @@ extension Message {
             updatedAt: row.11,
             documentText: row.12
         )
+    }
+}
+
+/// The history page query as a named prepared statement: it runs thousands of
+/// times a second, so each connection parses it once and Postgres reuses its plan.
+struct HistoryPageStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT coalesce(string_agg(m.rendered, ',' ORDER BY m.id) FILTER (WHERE m.position <= $4), ''),
+               count(m.id) > $4,
+               (array_agg(m.id ORDER BY m.id))[$4]
+        FROM conversations c
+        LEFT JOIN LATERAL (
+            SELECT id, rendered, row_number() OVER (ORDER BY id) AS position FROM messages
+            WHERE conversation_id = c.id AND id > $3 ORDER BY id LIMIT $4 + 1
+        ) m ON true
+        WHERE c.id = $1 AND c.user_id = $2
+        GROUP BY c.id
+        """
+
+    typealias Row = (ByteBuffer, Bool, UUID?)
+
+    var conversationID: UUID
+    var userID: UUID
+    var after: UUID
+    var limit: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(conversationID)
+        bindings.append(userID)
+        bindings.append(after)
+        bindings.append(limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

@@ -136,6 +136,16 @@ import Testing
         }
     }
 
+    @Test func aVerifiedTokenStillExpires() async throws {
+        let tokens = await AccessTokens(secret: testSecret, lifetime: .seconds(1))
+        let user = UUID()
+        let token = try await tokens.issue(for: user)
+        #expect(try await tokens.verify(token) == user)
+        #expect(try await tokens.verify(token) == user, "served from the verified-token cache")
+        try await Task.sleep(for: .milliseconds(1500))
+        await #expect(throws: AccessTokens.Rejection.self) { try await tokens.verify(token) }
+    }
+
     static func base64URL(_ text: String) -> String {
         Data(text.utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")

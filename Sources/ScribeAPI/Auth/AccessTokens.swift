@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 
 /// Issues and checks the API's access tokens: HS256 JWTs whose subject is the user id.
 ///
@@ -35,6 +36,7 @@ public struct AccessTokens: Sendable {
     static let algorithm = "HS256"
 
     let keys: JWTKeyCollection
+    let verified = VerifiedTokens()
     /// How long a new token lives.
     public let lifetime: Duration
 
@@ -57,6 +59,12 @@ public struct AccessTokens: Sendable {
 
     /// The user id a valid token names.
     public func verify(_ token: String) async throws(Rejection) -> UUID {
+        // A token verified before maps to the same claims: skip the HMAC and JSON
+        // work while it is unexpired (the cache keeps only verified tokens).
+        if let cached = verified.claims(of: token) {
+            guard cached.expiresAt > Date() else { throw .expired }
+            return cached.userID
+        }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Self.decodeHeader(parts[0]) else { throw .malformed }
         guard header.alg == Self.algorithm else { throw .wrongAlgorithm }
@@ -71,6 +79,7 @@ public struct AccessTokens: Sendable {
             throw .malformed
         }
         guard let userID = UUID(uuidString: payload.sub.value) else { throw .malformed }
+        verified.remember(token, VerifiedTokens.Claims(userID: userID, expiresAt: payload.exp.value))
         return userID
     }
 
@@ -83,5 +92,29 @@ public struct AccessTokens: Sendable {
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64) else { return nil }
         return try? JSONDecoder().decode(Header.self, from: data)
+    }
+}
+
+/// Tokens whose signature and claims were already checked, with what they say.
+///
+/// Bounded: when full it starts over, so memory stays flat whatever the traffic.
+final class VerifiedTokens: Sendable {
+    struct Claims: Sendable {
+        var userID: UUID
+        var expiresAt: Date
+    }
+
+    static let capacity = 10_000
+    private let entries = Mutex([String: Claims]())
+
+    func claims(of token: String) -> Claims? {
+        entries.withLock { $0[token] }
+    }
+
+    func remember(_ token: String, _ claims: Claims) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = claims
+        }
     }
 }

@@ -54,8 +54,8 @@ struct ConversationController {
         return .noContent
     }
 
-    /// The history poll, the hottest read: Postgres renders each message's
-    /// JSON and the page is assembled from those bytes as they are.
+    /// The history poll, the hottest read: each message's JSON was rendered
+    /// when it was written; the page wraps those stored bytes as they are.
     @Sendable func messages(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
@@ -68,13 +68,11 @@ struct ConversationController {
         else {
             throw APIError.notFound("Conversation")
         }
+        var elements = page.elements
         var body = ByteBuffer()
-        body.reserveCapacity(page.items.reduce(64) { $0 + $1.utf8.count + 1 })
+        body.reserveCapacity(elements.readableBytes + 96)
         body.writeStaticString("{\"items\":[")
-        for (index, item) in page.items.enumerated() {
-            if index > 0 { body.writeStaticString(",") }
-            body.writeString(item)
-        }
+        body.writeBuffer(&elements)
         body.writeStaticString("],\"next_cursor\":")
         if let cursor = page.nextCursor {
             body.writeString("\"\(cursor)\"")
@@ -89,7 +87,7 @@ struct ConversationController {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Message")
         guard let json = try await store.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
-        return Response.json(ByteBuffer(string: json))
+        return Response.json(json)
     }
 
     static let defaultTitle = "New conversation"
