@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import Logging
 import Synchronization
 
@@ -76,10 +77,19 @@ public final class FakeChatCompletionsServer: Sendable {
     ) async throws -> T {
         let server = FakeChatCompletionsServer(behaviours, default: defaultBehaviour, host: host, port: port)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        // Stopped by a graceful shutdown, not by cancellation: cancelling the
+        // server while a client's connection is being accepted trips an
+        // assertion in NIO's async channel (seen under load in debug builds).
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [server.makeApplication { _ in readyContinuation.yield(0) }],
+                logger: server.logger
+            )
+        )
         return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
             group.addTask {
                 defer { readyContinuation.finish() }
-                try await server.run { _ in readyContinuation.yield(0) }
+                try await services.run()
             }
             var readiness = ready.makeAsyncIterator()
             guard await readiness.next() != nil else {
@@ -89,10 +99,12 @@ public final class FakeChatCompletionsServer: Sendable {
             }
             do {
                 let result = try await body(server)
-                group.cancelAll()
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
                 return result
             } catch {
-                group.cancelAll()
+                await services.triggerGracefulShutdown()
+                try? await group.waitForAll()
                 throw error
             }
         }
@@ -101,7 +113,12 @@ public final class FakeChatCompletionsServer: Sendable {
     /// Listens until the calling task is cancelled.
     /// - Parameter onReady: Called once the socket is bound, with ``baseURL``.
     public func run(onReady: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
-        let app = Application(
+        try await makeApplication(onReady: onReady).run()
+    }
+
+    /// The fake's Hummingbird application; it records the bound port while it runs.
+    func makeApplication(onReady: @escaping @Sendable (String) async -> Void) -> some ApplicationProtocol {
+        Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in
                 try await self.respond(to: request)
             },
@@ -116,8 +133,6 @@ public final class FakeChatCompletionsServer: Sendable {
             },
             logger: logger
         )
-        defer { state.withLock { $0.port = nil } }
-        try await app.run()
     }
 
     // MARK: - Inspecting and scripting
