@@ -63,6 +63,19 @@ public struct LLMError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A sentence for the person waiting on the answer. Unlike ``message`` it
+    /// never quotes the provider, whose words can echo request details.
+    public var userMessage: String {
+        switch kind {
+        case .timeout: "The language model did not answer in time."
+        case .rateLimited: "The language model is busy right now."
+        case .rejected: "The language model refused the request."
+        case .invalidResponse: "The language model sent an answer that could not be read."
+        case .cancelled: "The request to the language model was cancelled."
+        default: statusCode == nil ? "The language model cannot be reached." : "The language model failed to answer."
+        }
+    }
+
     /// `LLM error (kind, HTTP status): message`.
     public var description: String {
         if let statusCode {

@@ -81,13 +81,7 @@ public struct UploadPipeline: JobHandler {
             return try await responder.answer(message)
         } catch let error as LLMError {
             if error.kind == .cancelled { throw CancellationError() }
-            let userMessage = switch error.kind {
-            case .timeout: "The language model did not answer in time."
-            case .rateLimited: "The language model is busy."
-            case .rejected: "The language model refused the request."
-            case .invalidResponse: "The language model sent an answer that could not be read."
-            default: "The language model could not be reached."
-            }
+            let userMessage = error.userMessage
             if error.isRetryable {
                 throw JobError.retryable("llm \(error.kind): \(error.message)", userMessage: userMessage, retryAfter: error.retryAfter)
             }

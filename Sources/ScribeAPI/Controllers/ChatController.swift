@@ -88,34 +88,28 @@ struct ChatController {
         guard let error = error as? LLMError else {
             return APIError(.serviceUnavailable, code: "llm_unavailable", message: "The assistant could not answer; please try again.")
         }
+        // The message is what the failed user message shows, so it is the LLM
+        // error's own sentence for people; only the status and code are the API's.
+        let message = error.userMessage + " Please try again."
         switch error.kind {
         case .timeout:
-            return APIError(.gatewayTimeout, code: "llm_timeout", message: "The language model did not answer in time; please try again.")
+            return APIError(.gatewayTimeout, code: "llm_timeout", message: message)
         case .rateLimited:
             var headers = HTTPFields()
             if let retryAfter = error.retryAfter {
                 headers[.retryAfter] = String(max(1, retryAfter.components.seconds))
             }
-            return APIError(
-                .serviceUnavailable,
-                code: "llm_rate_limited",
-                message: "The language model is busy right now; please try again shortly.",
-                headers: headers
-            )
+            return APIError(.serviceUnavailable, code: "llm_rate_limited", message: message, headers: headers)
         case .invalidResponse:
-            return APIError(.badGateway, code: "llm_bad_response", message: "The language model sent an answer that could not be read.")
+            return APIError(.badGateway, code: "llm_bad_response", message: error.userMessage)
         case .rejected:
             // The provider's own words stay in the log: they can echo request details.
-            return APIError(
-                .badGateway,
-                code: "llm_rejected",
-                message: "The language model refused the request (status \(error.statusCode.map(String.init) ?? "unknown"))."
-            )
+            return APIError(.badGateway, code: "llm_rejected", message: error.userMessage)
         default:
             if error.statusCode != nil {
-                return APIError(.badGateway, code: "llm_error", message: "The language model failed to answer; please try again.")
+                return APIError(.badGateway, code: "llm_error", message: message)
             }
-            return APIError(.serviceUnavailable, code: "llm_unavailable", message: "The language model cannot be reached; please try again.")
+            return APIError(.serviceUnavailable, code: "llm_unavailable", message: message)
         }
     }
 }
