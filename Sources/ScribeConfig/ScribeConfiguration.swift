@@ -39,6 +39,9 @@ public struct ScribeConfiguration: Sendable {
     public var maxJSONBodyBytes: Int
     /// `DATABASE_POOL_SIZE`: connections per process.
     public var databasePoolSize: Int
+    /// `DATABASE_TIMEOUT_MS`: the longest one database use may take (a
+    /// connection, the statements, the rows); past it the request answers 503.
+    public var databaseTimeout: Duration
     /// `MIGRATIONS_PATH`: the folder holding `*.sql` migrations.
     public var migrationsPath: String
     /// `LOG_LEVEL`.
@@ -78,6 +81,7 @@ public struct ScribeConfiguration: Sendable {
         contextMaxTokens = try env.integer("CONTEXT_MAX_TOKENS", default: 8000, in: 256...2_000_000)
         maxJSONBodyBytes = try env.integer("MAX_JSON_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
         databasePoolSize = try env.integer("DATABASE_POOL_SIZE", default: 20, in: 1...500)
+        databaseTimeout = .milliseconds(try env.integer("DATABASE_TIMEOUT_MS", default: 3000, in: 100...600_000))
         migrationsPath = env["MIGRATIONS_PATH"] ?? "sql"
         let level = env["LOG_LEVEL"] ?? "info"
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {

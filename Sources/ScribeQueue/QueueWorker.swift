@@ -72,25 +72,10 @@ public struct QueueWorker: Service {
     ) async {
         await withDiscardingTaskGroup { background in
             background.addTask {
-                await QueueListener(client: store.client, logger: logger, wake: { waker.yield() }).run()
+                await QueueListener(database: store.database, logger: logger, wake: { waker.yield() }).run()
             }
             background.addTask { await every(configuration.pollInterval) { waker.yield() } }
-            background.addTask {
-                await every(configuration.leaseDuration / 3) {
-                    // A job past its time limit is no longer kept alive: its lease
-                    // expires and any worker's rescuer returns it to the queue.
-                    let (alive, overdue) = state.leases(runningLessThan: configuration.jobTimeout)
-                    for lease in overdue {
-                        logger.error("job exceeded its time limit; letting its lease expire", metadata: ["job": "\(lease.jobID)"])
-                    }
-                    guard !alive.isEmpty else { return }
-                    do {
-                        try await store.extendLeases(alive, by: configuration.leaseDuration)
-                    } catch {
-                        logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
+            background.addTask { await heartbeat(state: state, logger: logger) }
             background.addTask { await maintain(logger: logger) }
 
             await withGracefulShutdownHandler {
@@ -100,6 +85,39 @@ public struct QueueWorker: Service {
                 waker.yield()
             }
             background.cancelAll()
+        }
+    }
+
+    /// Extends the leases of the running jobs every third of the lease. After
+    /// a failed renewal (the database away) it tries again every half second,
+    /// so that when the database returns, leases are renewed before other
+    /// workers' rescuers find them expired.
+    private func heartbeat(state: WorkerState, logger: Logger) async {
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: failing ? .milliseconds(500) : configuration.leaseDuration / 3)
+            } catch {
+                return
+            }
+            // A job past its time limit is no longer kept alive: its lease
+            // expires and any worker's rescuer returns it to the queue.
+            let (alive, overdue) = state.leases(runningLessThan: configuration.jobTimeout)
+            for lease in overdue {
+                logger.error("job exceeded its time limit; letting its lease expire", metadata: ["job": "\(lease.jobID)"])
+            }
+            guard !alive.isEmpty else {
+                failing = false
+                continue
+            }
+            do {
+                let renewed = try await store.extendLeases(alive, by: configuration.leaseDuration)
+                if failing { logger.notice("heartbeat renewed leases again", metadata: ["renewed": "\(renewed)", "running": "\(alive.count)"]) }
+                failing = false
+            } catch {
+                if !failing { logger.warning("heartbeat failed; retrying every 500 ms", metadata: ["error": "\(error)"]) }
+                failing = true
+            }
         }
     }
 
@@ -138,8 +156,10 @@ public struct QueueWorker: Service {
                         if claimed.count == free { continue }
                     } catch {
                         failures += 1
-                        logger.warning("claim failed; retrying", metadata: ["error": "\(error)"])
-                        try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 6)), .seconds(5)))
+                        // Once per outage in the log; the retries are cheap (an unreachable
+                        // database fails at once) and soon after it returns one succeeds.
+                        if failures == 1 { logger.warning("claim failed; retrying", metadata: ["error": "\(error)"]) }
+                        try? await Task.sleep(for: min(.milliseconds(50) * (1 << min(failures, 6)), .seconds(1)))
                         continue
                     }
                 }
@@ -170,6 +190,11 @@ public struct QueueWorker: Service {
             }
         } catch let error as StoreError where error.code == .leaseLost {
             logger.warning("lease lost; the job belongs to another attempt now")
+        } catch let error as StoreError where error.code == .unavailable {
+            // Not the job's fault, so not an attempt spent: the database went away.
+            if state.isStopping, Task.isCancelled { return }
+            logger.notice("database unreachable during the job; handing it back once it returns")
+            await handBackWhenReachable(job.lease, logger: logger)
         } catch {
             if state.isStopping, Task.isCancelled {
                 logger.info("job interrupted by shutdown; it will be handed back")
@@ -192,6 +217,32 @@ public struct QueueWorker: Service {
                 }
             } catch {
                 logger.warning("could not record the failure; the lease will expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Hands `lease`'s job back to the queue without spending an attempt, as
+    /// soon as the database answers again (at most `jobTimeout` from now, and
+    /// not past cancellation: then the lease expires and a rescuer takes it).
+    private func handBackWhenReachable(_ lease: JobLease, logger: Logger) async {
+        let deadline = ContinuousClock.now + configuration.jobTimeout
+        while ContinuousClock.now < deadline {
+            do {
+                if try await store.handBackJob(lease) {
+                    logger.notice("job handed back after the database returned")
+                } else {
+                    logger.notice("job was finished or rescued meanwhile; nothing to hand back")
+                }
+                return
+            } catch let error as StoreError where error.code == .unavailable {
+                do {
+                    try await Task.sleep(for: .milliseconds(500))
+                } catch {
+                    return
+                }
+            } catch {
+                logger.warning("could not hand the job back; its lease will expire", metadata: ["error": "\(error)"])
+                return
             }
         }
     }

@@ -4,7 +4,7 @@ import PostgresNIO
 extension Store {
     /// Creates a conversation owned by `userID`.
     public func createConversation(userID: UUID, title: String) async throws -> Conversation {
-        try await client.withConnection { connection in
+        try await withConnection { connection in
             try await createConversation(userID: userID, title: title, on: connection)
         }
     }
@@ -26,17 +26,19 @@ extension Store {
 
     /// The conversation `id` if `userID` owns it, else nil.
     public func conversation(id: UUID, userID: UUID) async throws -> Conversation? {
-        let rows = try await client.query(
-            """
-            SELECT id, user_id, title, created_at, updated_at FROM conversations
-            WHERE id = \(id) AND user_id = \(userID)
-            """,
-            logger: logger
-        )
-        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
-            return Conversation(row)
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                WHERE id = \(id) AND user_id = \(userID)
+                """,
+                logger: logger
+            )
+            for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+                return Conversation(row)
+            }
+            return nil
         }
-        return nil
     }
 
     /// The user's conversations, most recently active first.
@@ -46,32 +48,29 @@ extension Store {
     ///   - after: The position after which to continue: the previous page's `nextCursor`,
     ///     parsed with ``ConversationCursor/init(_:)``.
     public func conversations(userID: UUID, limit: Int, after cursor: ConversationCursor?) async throws -> Page<Conversation> {
-        let rows: PostgresRowSequence
-        if let cursor {
-            rows = try await client.query(
+        let query: PostgresQuery =
+            if let cursor {
                 """
                 SELECT id, user_id, title, created_at, updated_at FROM conversations
                 WHERE user_id = \(userID)
                   AND (updated_at, id) < (timestamptz 'epoch' + \(cursor.updatedAtMicros) * interval '1 microsecond', \(cursor.id))
                 ORDER BY updated_at DESC, id DESC
                 LIMIT \(limit + 1)
-                """,
-                logger: logger
-            )
-        } else {
-            rows = try await client.query(
+                """
+            } else {
                 """
                 SELECT id, user_id, title, created_at, updated_at FROM conversations
                 WHERE user_id = \(userID)
                 ORDER BY updated_at DESC, id DESC
                 LIMIT \(limit + 1)
-                """,
-                logger: logger
-            )
-        }
-        var items: [Conversation] = []
-        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
-            items.append(Conversation(row))
+                """
+            }
+        var items = try await withConnection { connection in
+            var items: [Conversation] = []
+            for try await row in try await connection.query(query, logger: logger).decode((UUID, UUID, String, Date, Date).self) {
+                items.append(Conversation(row))
+            }
+            return items
         }
         guard items.count > limit else { return Page(items: items, nextCursor: nil) }
         items.removeLast()
@@ -80,12 +79,14 @@ extension Store {
 
     /// Deletes the conversation with its messages (and their jobs). False when `userID` does not own it.
     public func deleteConversation(id: UUID, userID: UUID) async throws -> Bool {
-        let rows = try await client.query(
-            "DELETE FROM conversations WHERE id = \(id) AND user_id = \(userID) RETURNING id",
-            logger: logger
-        )
-        for try await _ in rows.decode(UUID.self) { return true }
-        return false
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                "DELETE FROM conversations WHERE id = \(id) AND user_id = \(userID) RETURNING id",
+                logger: logger
+            )
+            for try await _ in rows.decode(UUID.self) { return true }
+            return false
+        }
     }
 }
 

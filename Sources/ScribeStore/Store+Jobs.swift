@@ -29,8 +29,11 @@ extension Store {
         if let idempotencyKey, let earlier = try await uploads(userID: userID, idempotencyKey: idempotencyKey) {
             return earlier
         }
+        // Storing the bytes takes time of its own: a second more per 10 MB.
+        let bytes = files.reduce(0) { $0 + $1.bytes.readableBytes }
+        let timeout = database.options.timeout + .milliseconds(bytes / 10_000)
         do {
-            return try await transaction { connection in
+            return try await transaction(timeout: timeout) { connection in
                 // A plain read, not an UPDATE: concurrent uploads to one conversation
                 // must not queue on its row lock. (The messages' foreign key holds a
                 // KEY SHARE lock against a concurrent delete; the conversation's
@@ -84,19 +87,21 @@ extension Store {
 
     /// The answer of an earlier upload request made with `idempotencyKey`, if any.
     func uploads(userID: UUID, idempotencyKey: String) async throws -> [EnqueuedUpload]? {
-        let rows = try await client.query(
-            """
-            SELECT j.message_id, j.id, j.conversation_id, j.filename FROM jobs j
-            WHERE j.user_id = \(userID) AND j.idempotency_key = \(idempotencyKey)
-            ORDER BY j.request_position
-            """,
-            logger: logger
-        )
-        var uploads: [EnqueuedUpload] = []
-        for try await (messageID, jobID, conversationID, filename) in rows.decode((UUID, UUID, UUID, String).self) {
-            uploads.append(EnqueuedUpload(messageID: messageID, jobID: jobID, conversationID: conversationID, filename: filename, status: .queued))
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT j.message_id, j.id, j.conversation_id, j.filename FROM jobs j
+                WHERE j.user_id = \(userID) AND j.idempotency_key = \(idempotencyKey)
+                ORDER BY j.request_position
+                """,
+                logger: logger
+            )
+            var uploads: [EnqueuedUpload] = []
+            for try await (messageID, jobID, conversationID, filename) in rows.decode((UUID, UUID, UUID, String).self) {
+                uploads.append(EnqueuedUpload(messageID: messageID, jobID: jobID, conversationID: conversationID, filename: filename, status: .queued))
+            }
+            return uploads.isEmpty ? nil : uploads
         }
-        return uploads.isEmpty ? nil : uploads
     }
 
     // MARK: Claim and lease
@@ -105,45 +110,47 @@ extension Store {
     /// skips rows other workers hold, counts the attempt, sets the lease, and
     /// marks their messages `processing`.
     public func claimJobs(workerID: String, queue: String = "default", limit: Int, lease: Duration) async throws -> [ClaimedJob] {
-        let rows = try await client.query(
-            """
-            WITH claimed AS (
-                UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = \(workerID),
-                       locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now(),
-                       started_at = coalesce(started_at, now())
-                WHERE id IN (
-                    SELECT id FROM jobs
-                    WHERE state = 'available' AND queue = \(queue) AND run_at <= now()
-                    ORDER BY priority, run_at, id
-                    FOR UPDATE SKIP LOCKED
-                    LIMIT \(limit)
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                WITH claimed AS (
+                    UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = \(workerID),
+                           locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now(),
+                           started_at = coalesce(started_at, now())
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE state = 'available' AND queue = \(queue) AND run_at <= now()
+                        ORDER BY priority, run_at, id
+                        FOR UPDATE SKIP LOCKED
+                        LIMIT \(limit)
+                    )
+                    RETURNING id, kind, attempt, max_attempts, message_id, conversation_id, filename, content_type, ocr_text
+                ), progress AS (
+                    UPDATE messages m SET status = 'processing',
+                           stage = CASE WHEN c.ocr_text IS NULL THEN 'ocr' ELSE 'llm' END, updated_at = now()
+                    FROM claimed c WHERE m.id = c.message_id
                 )
-                RETURNING id, kind, attempt, max_attempts, message_id, conversation_id, filename, content_type, ocr_text
-            ), progress AS (
-                UPDATE messages m SET status = 'processing',
-                       stage = CASE WHEN c.ocr_text IS NULL THEN 'ocr' ELSE 'llm' END, updated_at = now()
-                FROM claimed c WHERE m.id = c.message_id
+                SELECT id, kind, attempt, max_attempts, message_id, conversation_id, filename, content_type, ocr_text FROM claimed
+                """,
+                logger: logger
             )
-            SELECT id, kind, attempt, max_attempts, message_id, conversation_id, filename, content_type, ocr_text FROM claimed
-            """,
-            logger: logger
-        )
-        var jobs: [ClaimedJob] = []
-        for try await row in rows.decode((UUID, JobKind, Int, Int, UUID?, UUID?, String?, String?, String?).self) {
-            jobs.append(
-                ClaimedJob(
-                    lease: JobLease(jobID: row.0, workerID: workerID, attempt: row.2),
-                    kind: row.1,
-                    maxAttempts: row.3,
-                    messageID: row.4,
-                    conversationID: row.5,
-                    filename: row.6,
-                    contentType: row.7,
-                    ocrText: row.8
+            var jobs: [ClaimedJob] = []
+            for try await row in rows.decode((UUID, JobKind, Int, Int, UUID?, UUID?, String?, String?, String?).self) {
+                jobs.append(
+                    ClaimedJob(
+                        lease: JobLease(jobID: row.0, workerID: workerID, attempt: row.2),
+                        kind: row.1,
+                        maxAttempts: row.3,
+                        messageID: row.4,
+                        conversationID: row.5,
+                        filename: row.6,
+                        contentType: row.7,
+                        ocrText: row.8
+                    )
                 )
-            )
+            }
+            return jobs
         }
-        return jobs
     }
 
     /// Extends the leases of the given jobs, in one statement: the heartbeat.
@@ -151,22 +158,26 @@ extension Store {
     @discardableResult
     public func extendLeases(_ leases: [JobLease], by lease: Duration) async throws -> Int {
         guard let workerID = leases.first?.workerID else { return 0 }
-        let rows = try await client.query(
-            """
-            UPDATE jobs SET locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now()
-            WHERE id = ANY(\(leases.map(\.jobID))) AND locked_by = \(workerID) AND state = 'running'
-            RETURNING id
-            """,
-            logger: logger
-        )
-        return try await rows.collect().count
+        return try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE jobs SET locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now()
+                WHERE id = ANY(\(leases.map(\.jobID))) AND locked_by = \(workerID) AND state = 'running'
+                RETURNING id
+                """,
+                logger: logger
+            )
+            return try await rows.collect().count
+        }
     }
 
     /// The uploaded bytes of a job (nil once they have been dropped).
     public func payload(of lease: JobLease) async throws -> ByteBuffer? {
-        let rows = try await client.query("SELECT payload FROM jobs WHERE id = \(lease.jobID)", logger: logger)
-        for try await payload in rows.decode(ByteBuffer?.self) { return payload }
-        return nil
+        try await withConnection { connection in
+            let rows = try await connection.query("SELECT payload FROM jobs WHERE id = \(lease.jobID)", logger: logger)
+            for try await payload in rows.decode(ByteBuffer?.self) { return payload }
+            return nil
+        }
     }
 
     // MARK: Outcomes
@@ -175,24 +186,26 @@ extension Store {
     /// checkpoint) and moves both to the `llm` stage. Throws `.leaseLost`
     /// when the lease no longer holds.
     public func checkpointOCR(_ lease: JobLease, text: String, pageCount: Int) async throws {
-        let rows = try await client.query(
-            """
-            WITH job AS (
-                UPDATE jobs SET ocr_text = \(text), page_count = \(pageCount), stage = 'llm'
-                WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
-                RETURNING id, message_id
-            ), message AS (
-                UPDATE messages m SET document_text = \(text), stage = 'llm', updated_at = now(),
-                       attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
-                                     THEN jsonb_set(m.attachments, '{0,pages}', to_jsonb(\(pageCount)::int))
-                                     ELSE m.attachments END
-                FROM job WHERE m.id = job.message_id
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                WITH job AS (
+                    UPDATE jobs SET ocr_text = \(text), page_count = \(pageCount), stage = 'llm'
+                    WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
+                    RETURNING id, message_id
+                ), message AS (
+                    UPDATE messages m SET document_text = \(text), stage = 'llm', updated_at = now(),
+                           attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
+                                         THEN jsonb_set(m.attachments, '{0,pages}', to_jsonb(\(pageCount)::int))
+                                         ELSE m.attachments END
+                    FROM job WHERE m.id = job.message_id
+                )
+                SELECT id FROM job
+                """,
+                logger: logger
             )
-            SELECT id FROM job
-            """,
-            logger: logger
-        )
-        guard try await rows.collect().count == 1 else { throw Self.leaseLost(lease) }
+            guard try await rows.collect().count == 1 else { throw Self.leaseLost(lease) }
+        }
     }
 
     /// The final step of an upload, in ONE transaction: the assistant's answer
@@ -235,16 +248,18 @@ extension Store {
     /// Completes a job that has no message to answer (e.g. a no-op benchmark job).
     public func completeJobs(_ leases: [JobLease]) async throws -> Int {
         guard !leases.isEmpty else { return 0 }
-        let rows = try await client.query(
-            """
-            UPDATE jobs j SET state = 'succeeded', finished_at = now(), locked_by = NULL, locked_until = NULL, payload = NULL
-            FROM unnest(\(leases.map(\.jobID)), \(leases.map(\.workerID)), \(leases.map(\.attempt))) AS l(id, worker, attempt)
-            WHERE j.id = l.id AND j.locked_by = l.worker AND j.attempt = l.attempt AND j.state = 'running'
-            RETURNING j.id
-            """,
-            logger: logger
-        )
-        return try await rows.collect().count
+        return try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE jobs j SET state = 'succeeded', finished_at = now(), locked_by = NULL, locked_until = NULL, payload = NULL
+                FROM unnest(\(leases.map(\.jobID)), \(leases.map(\.workerID)), \(leases.map(\.attempt))) AS l(id, worker, attempt)
+                WHERE j.id = l.id AND j.locked_by = l.worker AND j.attempt = l.attempt AND j.state = 'running'
+                RETURNING j.id
+                """,
+                logger: logger
+            )
+            return try await rows.collect().count
+        }
     }
 
     /// Records a failed attempt. The job goes back to `available` after
@@ -262,37 +277,39 @@ extension Store {
     }
 
     private func recordFailure(_ lease: JobLease, error: String, userError: String, delay: Duration, permanent: Bool) async throws -> JobState {
-        let rows = try await client.query(
-            """
-            WITH job AS (
-                UPDATE jobs SET
-                    state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'failed' ELSE 'available' END,
-                    finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
-                    run_at = now() + make_interval(secs => \(delay.seconds)),
-                    locked_by = NULL, locked_until = NULL, last_error = \(error),
-                    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text))
-                WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
-                RETURNING state, message_id
-            ), message AS (
-                UPDATE messages m SET
-                    status = CASE WHEN job.state = 'failed' THEN 'failed' ELSE 'queued' END,
-                    error = CASE WHEN job.state = 'failed' THEN \(userError)::text END,
-                    updated_at = now()
-                FROM job WHERE m.id = job.message_id
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                WITH job AS (
+                    UPDATE jobs SET
+                        state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'failed' ELSE 'available' END,
+                        finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
+                        run_at = now() + make_interval(secs => \(delay.seconds)),
+                        locked_by = NULL, locked_until = NULL, last_error = \(error),
+                        errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text))
+                    WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
+                    RETURNING state, message_id
+                ), message AS (
+                    UPDATE messages m SET
+                        status = CASE WHEN job.state = 'failed' THEN 'failed' ELSE 'queued' END,
+                        error = CASE WHEN job.state = 'failed' THEN \(userError)::text END,
+                        updated_at = now()
+                    FROM job WHERE m.id = job.message_id
+                )
+                SELECT state FROM job
+                """,
+                logger: logger
             )
-            SELECT state FROM job
-            """,
-            logger: logger
-        )
-        for try await state in rows.decode(JobState.self) { return state }
-        throw Self.leaseLost(lease)
+            for try await state in rows.decode(JobState.self) { return state }
+            throw Self.leaseLost(lease)
+        }
     }
 
     /// Hands every job `workerID` still runs back to the queue without
     /// spending an attempt: what a worker does when asked to stop.
     @discardableResult
     public func handBackJobs(workerID: String) async throws -> Int {
-        let rows = try await client.query(
+        try await handBack(
             """
             WITH job AS (
                 UPDATE jobs SET state = 'available', attempt = greatest(attempt - 1, 0), run_at = now(),
@@ -303,12 +320,39 @@ extension Store {
                 UPDATE messages m SET status = 'queued', updated_at = now() FROM job WHERE m.id = job.message_id
             )
             SELECT id FROM job
-            """,
-            logger: logger
+            """
         )
-        let count = try await rows.collect().count
-        if count > 0 { try await client.query("SELECT pg_notify(\(Self.queueChannel), '')", logger: logger) }
-        return count
+    }
+
+    /// Hands one job back to the queue without spending an attempt, if
+    /// `lease` still holds it (even past its expiry, as long as no rescuer
+    /// took it): for an attempt that failed only because the database went
+    /// away. Returns false when the lease was lost (the job finished, or was
+    /// rescued and belongs to another attempt).
+    @discardableResult
+    public func handBackJob(_ lease: JobLease) async throws -> Bool {
+        try await handBack(
+            """
+            WITH job AS (
+                UPDATE jobs SET state = 'available', attempt = greatest(attempt - 1, 0), run_at = now(),
+                       locked_by = NULL, locked_until = NULL
+                WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
+                RETURNING id, message_id
+            ), message AS (
+                UPDATE messages m SET status = 'queued', updated_at = now() FROM job WHERE m.id = job.message_id
+            )
+            SELECT id FROM job
+            """
+        ) == 1
+    }
+
+    /// Runs a hand-back statement and nudges idle workers when it returned jobs to the queue.
+    private func handBack(_ statement: PostgresQuery) async throws -> Int {
+        try await withConnection { connection in
+            let count = try await connection.query(statement, logger: logger).collect().count
+            if count > 0 { try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')", logger: logger) }
+            return count
+        }
     }
 
     /// Returns jobs whose lease expired (their worker died or hung) to the
@@ -316,91 +360,97 @@ extension Store {
     /// kills workers cannot loop forever. Returns (requeued, failed).
     public func rescueExpiredLeases(limit: Int = 1000) async throws -> (requeued: Int, failed: Int) {
         let lost = "The worker processing this file stopped before it finished."
-        let rows = try await client.query(
-            """
-            WITH job AS (
-                UPDATE jobs SET
-                    state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'available' END,
-                    finished_at = CASE WHEN attempt >= max_attempts THEN now() END,
-                    run_at = now(), locked_by = NULL, locked_until = NULL, last_error = \(lost),
-                    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(lost)::text))
-                WHERE id IN (
-                    SELECT id FROM jobs WHERE state = 'running' AND locked_until < now()
-                    ORDER BY locked_until FOR UPDATE SKIP LOCKED LIMIT \(limit)
+        return try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                WITH job AS (
+                    UPDATE jobs SET
+                        state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'available' END,
+                        finished_at = CASE WHEN attempt >= max_attempts THEN now() END,
+                        run_at = now(), locked_by = NULL, locked_until = NULL, last_error = \(lost),
+                        errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(lost)::text))
+                    WHERE id IN (
+                        SELECT id FROM jobs WHERE state = 'running' AND locked_until < now()
+                        ORDER BY locked_until FOR UPDATE SKIP LOCKED LIMIT \(limit)
+                    )
+                    RETURNING state, message_id, max_attempts
+                ), message AS (
+                    UPDATE messages m SET
+                        status = CASE WHEN job.state = 'failed' THEN 'failed' ELSE 'queued' END,
+                        error = CASE WHEN job.state = 'failed'
+                                THEN 'Processing this file stopped unexpectedly ' || job.max_attempts || ' times; giving up.' END,
+                        updated_at = now()
+                    FROM job WHERE m.id = job.message_id
                 )
-                RETURNING state, message_id, max_attempts
-            ), message AS (
-                UPDATE messages m SET
-                    status = CASE WHEN job.state = 'failed' THEN 'failed' ELSE 'queued' END,
-                    error = CASE WHEN job.state = 'failed'
-                            THEN 'Processing this file stopped unexpectedly ' || job.max_attempts || ' times; giving up.' END,
-                    updated_at = now()
-                FROM job WHERE m.id = job.message_id
+                SELECT state FROM job
+                """,
+                logger: logger
             )
-            SELECT state FROM job
-            """,
-            logger: logger
-        )
-        var requeued = 0
-        var failed = 0
-        for try await state in rows.decode(JobState.self) {
-            if state == .failed { failed += 1 } else { requeued += 1 }
+            var requeued = 0
+            var failed = 0
+            for try await state in rows.decode(JobState.self) {
+                if state == .failed { failed += 1 } else { requeued += 1 }
+            }
+            if requeued > 0 { try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')", logger: logger) }
+            return (requeued, failed)
         }
-        if requeued > 0 { try await client.query("SELECT pg_notify(\(Self.queueChannel), '')", logger: logger) }
-        return (requeued, failed)
     }
 
     /// Drops the bytes of jobs that succeeded more than `payloadRetention` ago
     /// and deletes finished jobs older than `jobRetention`.
     public func pruneJobs(payloadRetention: Duration, jobRetention: Duration) async throws -> (payloadsDropped: Int, jobsDeleted: Int) {
-        let dropped = try await client.query(
-            """
-            UPDATE jobs SET payload = NULL
-            WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'succeeded' AND payload IS NOT NULL
-                  AND finished_at < now() - make_interval(secs => \(payloadRetention.seconds))
-                LIMIT 1000
-            )
-            RETURNING id
-            """,
-            logger: logger
-        ).collect().count
-        let deleted = try await client.query(
-            """
-            DELETE FROM jobs WHERE id IN (
-                SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
-                  AND finished_at < now() - make_interval(secs => \(jobRetention.seconds))
-                LIMIT 1000
-            )
-            RETURNING id
-            """,
-            logger: logger
-        ).collect().count
-        return (dropped, deleted)
+        try await withConnection { connection in
+            let dropped = try await connection.query(
+                """
+                UPDATE jobs SET payload = NULL
+                WHERE id IN (
+                    SELECT id FROM jobs WHERE state = 'succeeded' AND payload IS NOT NULL
+                      AND finished_at < now() - make_interval(secs => \(payloadRetention.seconds))
+                    LIMIT 1000
+                )
+                RETURNING id
+                """,
+                logger: logger
+            ).collect().count
+            let deleted = try await connection.query(
+                """
+                DELETE FROM jobs WHERE id IN (
+                    SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
+                      AND finished_at < now() - make_interval(secs => \(jobRetention.seconds))
+                    LIMIT 1000
+                )
+                RETURNING id
+                """,
+                logger: logger
+            ).collect().count
+            return (dropped, deleted)
+        }
     }
 
     // MARK: Reads
 
     /// The job `id` if `userID` owns it, else nil.
     public func job(id: UUID, userID: UUID) async throws -> Job? {
-        let rows = try await client.query(
-            """
-            SELECT id, kind, state, attempt, max_attempts, stage, last_error, message_id, conversation_id,
-                   filename, content_type, size, run_at, created_at, started_at, finished_at
-            FROM jobs WHERE id = \(id) AND user_id = \(userID)
-            """,
-            logger: logger
-        )
-        for try await row in rows.decode(
-            (UUID, JobKind, JobState, Int, Int, String?, String?, UUID?, UUID?, String?, String?, Int?, Date, Date, Date?, Date?).self
-        ) {
-            return Job(
-                id: row.0, kind: row.1, state: row.2, attempt: row.3, maxAttempts: row.4, stage: row.5, lastError: row.6,
-                messageID: row.7, conversationID: row.8, filename: row.9, contentType: row.10, size: row.11,
-                runAt: row.12, createdAt: row.13, startedAt: row.14, finishedAt: row.15
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, kind, state, attempt, max_attempts, stage, last_error, message_id, conversation_id,
+                       filename, content_type, size, run_at, created_at, started_at, finished_at
+                FROM jobs WHERE id = \(id) AND user_id = \(userID)
+                """,
+                logger: logger
             )
+            for try await row in rows.decode(
+                (UUID, JobKind, JobState, Int, Int, String?, String?, UUID?, UUID?, String?, String?, Int?, Date, Date, Date?, Date?).self
+            ) {
+                return Job(
+                    id: row.0, kind: row.1, state: row.2, attempt: row.3, maxAttempts: row.4, stage: row.5, lastError: row.6,
+                    messageID: row.7, conversationID: row.8, filename: row.9, contentType: row.10, size: row.11,
+                    runAt: row.12, createdAt: row.13, startedAt: row.14, finishedAt: row.15
+                )
+            }
+            return nil
         }
-        return nil
     }
 
     static func leaseLost(_ lease: JobLease) -> StoreError {

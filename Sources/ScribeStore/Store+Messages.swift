@@ -29,34 +29,40 @@ extension Store {
             after: after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             limit: limit
         )
-        for try await (elements, hasMore, lastOnPage) in try await client.execute(page, logger: logger) {
-            return RenderedPage(elements: elements, nextCursor: hasMore ? lastOnPage?.uuidString.lowercased() : nil)
+        return try await withConnection { connection in
+            for try await (elements, hasMore, lastOnPage) in try await connection.execute(page, logger: logger) {
+                return RenderedPage(elements: elements, nextCursor: hasMore ? lastOnPage?.uuidString.lowercased() : nil)
+            }
+            return nil
         }
-        return nil
     }
 
     /// The message `id` as its API JSON (rendered when it was written) if it is
     /// in a conversation `userID` owns, else nil.
     public func renderedMessage(id: UUID, userID: UUID) async throws -> ByteBuffer? {
-        let rows = try await client.query(
-            """
-            SELECT m.rendered FROM messages m
-            JOIN conversations c ON c.id = m.conversation_id
-            WHERE m.id = \(id) AND c.user_id = \(userID)
-            """,
-            logger: logger
-        )
-        for try await json in rows.decode(ByteBuffer.self) { return json }
-        return nil
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT m.rendered FROM messages m
+                JOIN conversations c ON c.id = m.conversation_id
+                WHERE m.id = \(id) AND c.user_id = \(userID)
+                """,
+                logger: logger
+            )
+            for try await json in rows.decode(ByteBuffer.self) { return json }
+            return nil
+        }
     }
 
     /// The message `id`, whoever owns it: for workers, which act for the system.
     public func message(id: UUID) async throws -> Message? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.messageColumns) FROM messages m WHERE m.id = \(id)",
-            logger: logger
-        )
-        return try await Self.decodeMessages(rows).first
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                "SELECT \(unescaped: Self.messageColumns) FROM messages m WHERE m.id = \(id)",
+                logger: logger
+            )
+            return try await Self.decodeMessages(rows).first
+        }
     }
 
     /// Stores the user's text message as `processing`, creating the conversation
@@ -134,17 +140,19 @@ extension Store {
     /// Failed and in-progress messages other than `messageID` itself are left out:
     /// they have no answer and would confuse the model.
     public func history(conversationID: UUID, through messageID: UUID, limit: Int) async throws -> [Message] {
-        let rows = try await client.query(
-            """
-            SELECT \(unescaped: Self.messageColumns) FROM messages m
-            WHERE m.conversation_id = \(conversationID) AND m.id <= \(messageID)
-              AND (m.status = 'done' OR m.id = \(messageID))
-            ORDER BY m.id DESC
-            LIMIT \(limit)
-            """,
-            logger: logger
-        )
-        return try await Self.decodeMessages(rows).reversed()
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages m
+                WHERE m.conversation_id = \(conversationID) AND m.id <= \(messageID)
+                  AND (m.status = 'done' OR m.id = \(messageID))
+                ORDER BY m.id DESC
+                LIMIT \(limit)
+                """,
+                logger: logger
+            )
+            return try await Self.decodeMessages(rows).reversed()
+        }
     }
 
     /// Stores the assistant's answer to `userMessageID` and marks that message
@@ -192,15 +200,17 @@ extension Store {
     /// Marks a message `failed` with a readable `error`, and returns it.
     @discardableResult
     public func failMessage(id: UUID, error: String) async throws -> Message? {
-        let rows = try await client.query(
-            """
-            UPDATE messages AS m SET status = 'failed', error = \(error), updated_at = now()
-            WHERE m.id = \(id)
-            RETURNING \(unescaped: Self.messageColumns)
-            """,
-            logger: logger
-        )
-        return try await Self.decodeMessages(rows).first
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE messages AS m SET status = 'failed', error = \(error), updated_at = now()
+                WHERE m.id = \(id)
+                RETURNING \(unescaped: Self.messageColumns)
+                """,
+                logger: logger
+            )
+            return try await Self.decodeMessages(rows).first
+        }
     }
 
     static func decodeMessages(_ rows: PostgresRowSequence) async throws -> [Message] {

@@ -6,28 +6,49 @@ import PostgresNIO
 ///
 /// Each method that reads or changes user data takes the user's id and checks
 /// ownership in the same statement, so another user's row is simply not found.
+///
+/// Every method is one bounded use of the ``Database``: it answers within the
+/// database's timeout, and throws ``StoreError`` `.unavailable` when the server
+/// cannot be reached or does not answer in time.
 public struct Store: Sendable {
-    /// The connection pool. It must be running (`client.run()` in a service group).
-    public let client: PostgresClient
+    /// The database. It must be running (`database.run()` in a service group).
+    public let database: Database
     let logger: Logger
 
-    /// Creates a store over a pool.
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    /// Creates a store over a database.
+    public init(database: Database, logger: Logger) {
+        self.database = database
         self.logger = logger
     }
 
-    /// Answers whether the database takes a trivial query: what `/ready` reports.
-    public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
+    /// Answers whether the database takes a trivial query within `timeout`: what `/ready` reports.
+    public func ping(timeout: Duration? = nil) async throws {
+        try await database.withConnection(timeout: timeout) { connection in
+            _ = try await connection.query("SELECT 1", logger: logger).collect()
+        }
     }
 
-    /// Runs `body` in a transaction (COMMIT on return, ROLLBACK on throw) and
-    /// rethrows the body's own error rather than postgres-nio's wrapper, so
-    /// callers can catch ``StoreError`` and `PSQLError` as they are.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Runs `body` on a leased connection, bounded by the database's timeout.
+    func withConnection<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await database.withConnection(timeout: timeout, body)
+    }
+
+    /// Runs `body` in a transaction (COMMIT on return, ROLLBACK on throw),
+    /// bounded by the database's timeout, and rethrows the body's own error
+    /// rather than postgres-nio's wrapper, so callers can catch ``StoreError``
+    /// and `PSQLError` as they are.
+    func transaction<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await database.withConnection(timeout: timeout) { connection in
+                try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
         } catch let error as PostgresTransactionError {
             if let rollbackError = error.rollbackError {
                 logger.warning("rollback failed", metadata: ["error": "\(String(reflecting: rollbackError))"])

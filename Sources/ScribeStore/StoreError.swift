@@ -12,6 +12,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// The job's lease expired and the job was handed to another worker (or
         /// back to the queue): this worker must not record an outcome for it.
         public static let leaseLost = Code(name: "lease_lost")
+        /// The database cannot be reached, or did not answer within its timeout:
+        /// nothing was written by the failed call (unless its COMMIT was already
+        /// on its way), and the same call may succeed a moment later.
+        public static let unavailable = Code(name: "unavailable")
         /// The configuration (database URL, migrations folder) is unusable.
         public static let invalidConfiguration = Code(name: "invalid_configuration")
         /// A migration file could not be read or applied.
@@ -33,4 +37,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(reason)" }
+
+    /// The database cannot be reached or did not answer in time.
+    public static let unavailable = StoreError(.unavailable, "The database is not reachable right now (a fresh connection to it failed).")
 }

@@ -29,10 +29,10 @@ struct APIServer {
 
     func run() async throws {
         let configuration = runtime.configuration
-        let postgres = runtime.makePostgresClient()
-        let store = Store(client: postgres, logger: Logger(label: "scribe.store"))
+        let database = runtime.makeDatabase()
+        let store = Store(database: database, logger: Logger(label: "scribe.store"))
         let llm = runtime.makeLLMProvider()
-        var services: [any Service] = [postgres]
+        var services: [any Service] = [database]
         var ocr: OCREnginePool?
         if runWorkers {
             let pool = try runtime.makeOCRPool()
@@ -59,7 +59,7 @@ struct APIServer {
             logger: runtime.logger
         )
         if migrateFirst {
-            app.beforeServerStarts { try await runtime.migrate(client: postgres) }
+            app.beforeServerStarts { try await runtime.migrate(client: database.client) }
         }
         do {
             try await app.runService()

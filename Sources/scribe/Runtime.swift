@@ -39,10 +39,13 @@ struct Runtime {
         return Runtime(configuration: configuration, logger: Logger(label: label), databaseURL: databaseURL)
     }
 
-    func makePostgresClient() -> PostgresClient {
-        var postgres = databaseURL.configuration
-        postgres.options.maximumConnections = configuration.databasePoolSize
-        return PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "scribe.postgres"))
+    /// The database every subcommand uses: a bounded pool that survives outages (run it as a service).
+    func makeDatabase() -> Database {
+        Database(
+            url: databaseURL,
+            options: Database.Options(timeout: configuration.databaseTimeout, poolSize: configuration.databasePoolSize),
+            logger: Logger(label: "scribe.postgres")
+        )
     }
 
     /// The configured LLM and the HTTP client it owns (shut it down when done).

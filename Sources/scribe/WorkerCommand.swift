@@ -15,13 +15,13 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime.load(label: "scribe.worker")
-        let postgres = runtime.makePostgresClient()
-        let store = Store(client: postgres, logger: Logger(label: "scribe.store"))
+        let database = runtime.makeDatabase()
+        let store = Store(database: database, logger: Logger(label: "scribe.store"))
         let llm = runtime.makeLLMProvider()
         let ocr = try runtime.makeOCRPool()
         let worker = runtime.makeWorker(store: store, provider: llm.provider, ocr: ocr)
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: postgres), .init(service: worker)],
+            services: [.init(service: database), .init(service: worker)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: runtime.logger
         )

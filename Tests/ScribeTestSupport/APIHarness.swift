@@ -21,13 +21,13 @@ public func withAPI(
     provider: any LLMProvider = ExtractiveProvider(),
     tokenLifetime: Duration = .seconds(3600),
     uploads: UploadLimits = UploadLimits(maxFileBytes: 2 << 20, maxRequestBytes: 4 << 20, maxFiles: 3, jobMaxAttempts: 3),
-    database: PostgresClient.Configuration? = nil,
+    database: DatabaseURL? = nil,
     services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
-    let configuration = if let database { database } else { try await TestDatabase.shared() }
-    let postgres = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
-    let store = Store(client: postgres, logger: TestDatabase.logger)
+    let url = if let database { database } else { try await TestDatabase.shared() }
+    let postgres = Database(url: url, logger: TestDatabase.logger)
+    let store = Store(database: postgres, logger: TestDatabase.logger)
     let tokens = await AccessTokens(secret: testSecret, lifetime: tokenLifetime)
     let responder = ChatResponder(
         store: store,

@@ -28,29 +28,29 @@ public enum TestDatabase {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("sql")
 
-    /// Creates an empty database with a unique name and returns its configuration.
-    public static func createEmpty() async throws -> (name: String, configuration: PostgresClient.Configuration) {
-        let server = try serverURL.configuration
+    /// Creates an empty database with a unique name and returns where it is.
+    public static func createEmpty() async throws -> (name: String, url: DatabaseURL) {
+        let server = try serverURL
         let name = "scribe_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await PostgresClient.withRunning(server, logger: logger) { client in
+        try await PostgresClient.withRunning(server.configuration, logger: logger) { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
-        var configuration = server
-        configuration.database = name
-        return (name, configuration)
+        var url = server
+        url.database = name
+        return (name, url)
     }
 
     /// Creates a database with every migration applied.
-    public static func createMigrated() async throws -> PostgresClient.Configuration {
-        let (_, configuration) = try await createEmpty()
-        try await PostgresClient.withRunning(configuration, logger: logger) { client in
+    public static func createMigrated() async throws -> DatabaseURL {
+        let (_, url) = try await createEmpty()
+        try await PostgresClient.withRunning(url.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).apply(Migrator.migrations(in: migrationsDirectory))
         }
-        return configuration
+        return url
     }
 
-    /// Creates a migrated database and returns its URL too, for child processes.
-    public static func createMigratedURL() async throws -> (url: String, configuration: PostgresClient.Configuration) {
+    /// Creates a migrated database and returns its URL as text too, for child processes.
+    public static func createMigratedURL() async throws -> (url: String, configuration: DatabaseURL) {
         let configuration = try await createMigrated()
         guard let server = ProcessInfo.processInfo.environment["DATABASE_URL"],
             var components = URLComponents(string: server), let name = configuration.database
@@ -63,26 +63,38 @@ public enum TestDatabase {
 
     /// One migrated database shared by the tests of this process; tests keep
     /// apart by creating their own users.
-    public static func shared() async throws -> PostgresClient.Configuration {
+    public static func shared() async throws -> DatabaseURL {
         try await SharedDatabase.instance.configuration()
     }
 
     /// Runs `body` with a running pool on the shared migrated database.
     public static func withStore<Result: Sendable>(_ body: @Sendable (Store) async throws -> Result) async throws -> Result {
-        try await PostgresClient.withRunning(try await shared(), logger: logger) { client in
-            try await body(Store(client: client, logger: logger))
+        try await Database.withRunning(try await shared(), logger: logger) { database in
+            try await body(Store(database: database, logger: logger))
         }
     }
 }
 
 private actor SharedDatabase {
     static let instance = SharedDatabase()
-    private var task: Task<PostgresClient.Configuration, any Error>?
+    private var task: Task<DatabaseURL, any Error>?
 
-    func configuration() async throws -> PostgresClient.Configuration {
+    func configuration() async throws -> DatabaseURL {
         if let task { return try await task.value }
         let task = Task { try await TestDatabase.createMigrated() }
         self.task = task
         return try await task.value
+    }
+}
+
+extension PostgresClient {
+    /// Runs a plain pool on the database at `url` for the duration of `body`.
+    @discardableResult
+    public static func withRunning<Result: Sendable>(
+        _ url: DatabaseURL,
+        logger: Logger,
+        _ body: (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        try await withRunning(url.configuration, logger: logger, body)
     }
 }

@@ -36,6 +36,12 @@ public final class TestPostgresServer: Sendable {
         try await pg("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
     }
 
+    /// Stops the server the way a crash does (`pg_ctl stop -m immediate`):
+    /// every backend is killed at once, nothing is shut down cleanly.
+    public func crash() async throws {
+        try await pg("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    }
+
     /// Stops and removes the cluster.
     public func destroy() async {
         try? await stop()

@@ -14,8 +14,8 @@ import Testing
         _ body: @Sendable (Store, [EnqueuedUpload]) async throws -> Void
     ) async throws {
         let database = try await TestDatabase.createMigrated()
-        try await PostgresClient.withRunning(database, logger: TestDatabase.logger) { client in
-            let store = Store(client: client, logger: TestDatabase.logger)
+        try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+            let store = Store(database: database, logger: TestDatabase.logger)
             let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
             let conversation = try await store.createConversation(userID: user.id, title: "t")
             let files = (0..<count).map { NewUpload(filename: "f\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "file \($0)")) }
@@ -27,7 +27,7 @@ import Testing
     }
 
     static func answers(to messageID: UUID, _ store: Store) async throws -> Int {
-        let rows = try await store.client.query("SELECT count(*) FROM messages WHERE reply_to = \(messageID)")
+        let rows = try await store.database.client.query("SELECT count(*) FROM messages WHERE reply_to = \(messageID)")
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }

@@ -91,8 +91,9 @@ import Testing
     @Test func sigkilledWorkersLoseNothingAndAnswerEachJobOnce() async throws {
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(300), then: .echo)) { llm in
-            try await PostgresClient.withRunning(database, logger: TestDatabase.logger) { client in
-                let store = Store(client: client, logger: TestDatabase.logger)
+            try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+                let store = Store(database: database, logger: TestDatabase.logger)
+                let client = database.client
                 let jobs = try await Self.enqueue(240, store: store)
                 let environment = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL)
                 var workers = try (0..<3).map { _ in try Self.startWorker(environment) }
@@ -121,8 +122,9 @@ import Testing
     @Test func sigtermDuringWorkHandsJobsBackAndFailsNone() async throws {
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(3), then: .echo)) { llm in
-            try await PostgresClient.withRunning(database, logger: TestDatabase.logger) { client in
-                let store = Store(client: client, logger: TestDatabase.logger)
+            try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+                let store = Store(database: database, logger: TestDatabase.logger)
+                let client = database.client
                 let jobs = try await Self.enqueue(8, store: store)
                 // No grace: running jobs are cancelled and handed back at once.
                 let impatient = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL, extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "0"])
@@ -161,16 +163,15 @@ import Testing
     @Test func workersReconnectAfterPostgresRestarts() async throws {
         let server = try await TestPostgresServer()
         do {
-            var configuration = try DatabaseURL(server.url).configuration
-            configuration.options.minimumConnections = 0
+            let configuration = try DatabaseURL(server.url)
             try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
                 try await Migrator(client: client, logger: TestDatabase.logger).apply(Migrator.migrations(in: TestDatabase.migrationsDirectory))
             }
             try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(200), then: .echo)) { llm in
                 let environment = Self.workerEnvironment(databaseURL: server.url, llm: llm.baseURL)
                 let workers = try (0..<2).map { _ in try Self.startWorker(environment) }
-                let jobs = try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
-                    try await Self.enqueue(60, store: Store(client: client, logger: TestDatabase.logger))
+                let jobs = try await Database.withRunning(configuration, logger: TestDatabase.logger) { database in
+                    try await Self.enqueue(60, store: Store(database: database, logger: TestDatabase.logger))
                 }
                 try await Task.sleep(for: .seconds(1))
                 try await server.stop()

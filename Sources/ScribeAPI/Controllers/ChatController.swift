@@ -50,6 +50,11 @@ struct ChatController {
         let completion: ChatCompletion
         do {
             completion = try await responder.answer(started.message)
+        } catch let error as StoreError {
+            // The database went away while the prompt was gathered: say so, and mark
+            // the message failed if it can still be written.
+            _ = try? await store.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
+            throw error
         } catch {
             let failure = Self.failure(for: error)
             context.logger.warning(

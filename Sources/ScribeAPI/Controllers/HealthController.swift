@@ -16,17 +16,14 @@ struct HealthController {
 
     @Sendable func ready(_ request: Request, context: ScribeRequestContext) async throws -> Status {
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await store.ping() }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(2))
-                    throw CancellationError()
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await store.ping(timeout: .seconds(2))
         } catch {
-            throw APIError(.serviceUnavailable, code: "not_ready", message: "The database is not reachable.")
+            throw APIError(
+                .serviceUnavailable,
+                code: "not_ready",
+                message: "The database is not reachable.",
+                headers: [.retryAfter: "2"]
+            )
         }
         return Status(status: "ready")
     }

@@ -44,6 +44,15 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 extension APIError {
     static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "A valid bearer token is required.")
 
+    /// The database cannot be reached or did not answer in time: nothing was
+    /// done, and the same request may be sent again shortly.
+    static let databaseUnavailable = APIError(
+        .serviceUnavailable,
+        code: "database_unavailable",
+        message: "Scribe cannot reach its database right now. Nothing was changed; please try again in a few seconds.",
+        headers: [.retryAfter: "2"]
+    )
+
     static func notFound(_ what: String) -> APIError {
         APIError(.notFound, code: "not_found", message: "\(what) not found.")
     }

@@ -1,11 +1,13 @@
 import Foundation
 import Hummingbird
 import Logging
+import ScribeStore
 
 /// Turns every error a route throws into the API's JSON error shape, so no
 /// response ever carries Hummingbird's default body, a stack trace or a 500
-/// for bad input. Unexpected errors are logged (without request data) and
-/// answered with a generic 500.
+/// for bad input. A database that cannot be reached is a 503 with
+/// `Retry-After`, never a 500 or a hang. Unexpected errors are logged (without
+/// request data) and answered with a generic 500.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -14,6 +16,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
             return try Self.apiError(for: error).response(from: request, context: context)
+        } catch let error as StoreError where error.code == .unavailable {
+            return try APIError.databaseUnavailable.response(from: request, context: context)
         } catch let error as DecodingError {
             return try Self.apiError(for: error).response(from: request, context: context)
         } catch let error as any HTTPResponseError {

@@ -1,0 +1,336 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import _ConnectionPoolModule
+
+/// Scribe's PostgreSQL as every process uses it: a connection pool whose every
+/// use has a deadline, that knows when the server cannot be reached, and that
+/// starts afresh when the server is back.
+///
+/// postgres-nio's pool alone does not survive an outage well: while it cannot
+/// connect, callers wait in its queue without limit, and it retries with a
+/// backoff that grows to a minute, so it comes back long after the server
+/// does. Around it:
+///
+/// - Every use waits at most ``Options/timeout`` for a connection, its
+///   statements and its rows. postgres-nio cannot cancel a statement in
+///   flight, so at the deadline the connection is closed (the pool opens
+///   another), and the caller is answered at once whatever the connection does.
+/// - A use that fails for want of the server makes the monitor try a fresh
+///   connection. When that fails too, the database is *unreachable*: every use
+///   fails at once with ``StoreError/Code/unavailable`` instead of queueing,
+///   and the monitor tries again every ``Options/probeInterval``.
+/// - When a fresh connection succeeds again, a new pool replaces the old one
+///   (whose backoff may be long), and uses go through it from then on.
+///
+/// Run it as a service; it lives as long as the service group that runs it.
+public final class Database: Service, Sendable {
+    /// How the database is used.
+    public struct Options: Sendable {
+        /// The longest one use may take, from asking for a connection to the
+        /// last row (`DATABASE_TIMEOUT_MS`).
+        public var timeout: Duration
+        /// Connections per process (`DATABASE_POOL_SIZE`).
+        public var poolSize: Int
+        /// While the server is unreachable, how often a fresh connection is tried.
+        public var probeInterval: Duration
+
+        public init(timeout: Duration = .seconds(3), poolSize: Int = 20, probeInterval: Duration = .milliseconds(250)) {
+            self.timeout = timeout
+            self.poolSize = poolSize
+            self.probeInterval = probeInterval
+        }
+    }
+
+    /// Where the server is.
+    public let url: DatabaseURL
+    /// How it is used.
+    public let options: Options
+    let logger: Logger
+
+    private struct State {
+        var pool: PostgresClient
+        var reachable = true
+        /// When the database became unreachable, for the log line that says it is back.
+        var unreachableSince: ContinuousClock.Instant?
+    }
+
+    private enum Command: Sendable {
+        case replacePool(PostgresClient)
+    }
+
+    private let state: Mutex<State>
+    private let suspicions: AsyncStream<Void>
+    private let suspect: AsyncStream<Void>.Continuation
+    private let commands: AsyncStream<Command>
+    private let commander: AsyncStream<Command>.Continuation
+    private let started = Atomic(false)
+
+    /// Creates the database's pool; it connects once ``run()`` runs.
+    public init(url: DatabaseURL, options: Options = Options(), logger: Logger) {
+        self.url = url
+        self.options = options
+        self.logger = logger
+        (suspicions, suspect) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (commands, commander) = AsyncStream.makeStream(of: Command.self)
+        state = Mutex(State(pool: Self.makePool(url: url, options: options, logger: logger)))
+    }
+
+    /// The pool uses go through now. Prefer ``withConnection(timeout:_:)``,
+    /// which bounds the use and knows about outages.
+    public var client: PostgresClient { state.withLock { $0.pool } }
+
+    /// False while the server cannot be reached (between a failed use and a
+    /// successful fresh connection): uses fail at once then.
+    public var isReachable: Bool { state.withLock { $0.reachable } }
+
+    /// Runs the pool and the outage monitor until graceful shutdown or cancellation.
+    public func run() async {
+        precondition(!started.exchange(true, ordering: .relaxed), "Database.run() may be called only once")
+        await withDiscardingTaskGroup { group in
+            var retireCurrent = Self.start(client, in: &group)
+            group.addTask { await self.monitor() }
+            await withGracefulShutdownHandler {
+                for await command in commands {
+                    switch command {
+                    case .replacePool(let fresh):
+                        let retireOld = retireCurrent
+                        retireCurrent = Self.start(fresh, in: &group)
+                        state.withLock { state in
+                            state.pool = fresh
+                            state.reachable = true
+                        }
+                        // Closes the old pool's connections and fails whatever still waits in its queue.
+                        retireOld.finish()
+                    }
+                }
+            } onGracefulShutdown: {
+                self.commander.finish()
+            }
+            retireCurrent.finish()
+            suspect.finish()
+            group.cancelAll()
+        }
+    }
+
+    /// Runs `pool` in a child task of `group` until the returned continuation is finished.
+    private static func start(_ pool: PostgresClient, in group: inout DiscardingTaskGroup) -> AsyncStream<Never>.Continuation {
+        let (retirement, retire) = AsyncStream.makeStream(of: Never.self)
+        group.addTask {
+            await withDiscardingTaskGroup { poolGroup in
+                poolGroup.addTask { await pool.run() }
+                for await _ in retirement {}
+                poolGroup.cancelAll()
+            }
+        }
+        return retire
+    }
+
+    private static func makePool(url: DatabaseURL, options: Options, logger: Logger) -> PostgresClient {
+        var configuration = url.configuration
+        configuration.options.maximumConnections = options.poolSize
+        configuration.options.connectTimeout = options.timeout
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    // MARK: Uses
+
+    /// Leases a connection for `body`, all of it within `timeout` (default
+    /// ``Options/timeout``).
+    ///
+    /// Throws ``StoreError`` `.unavailable` at once while the database is
+    /// unreachable, and when the server cannot be reached or does not answer
+    /// in time; any other error is `body`'s own. At the deadline the
+    /// connection is closed, which ends its statement on the server too.
+    public func withConnection<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let pool = try usablePool()
+        do {
+            return try await withDeadline(timeout ?? options.timeout) {
+                try await pool.withConnection { connection in
+                    try await Self.closingOnCancel(connection) { try await body(connection) }
+                }
+            }
+        } catch {
+            throw reportFailure(error)
+        }
+    }
+
+    /// Leases a connection for a long-lived `body` (a `LISTEN`): leasing it
+    /// and `start` are bounded by ``Options/timeout``; what `body` does after
+    /// calling `started()` is not.
+    public func withLongLivedConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, _ started: @escaping @Sendable () -> Void) async throws -> Result
+    ) async throws -> Result {
+        let pool = try usablePool()
+        do {
+            return try await withDeadline(options.timeout) { disarm in
+                try await pool.withConnection { connection in
+                    try await Self.closingOnCancel(connection) { try await body(connection, disarm) }
+                }
+            }
+        } catch {
+            throw reportFailure(error)
+        }
+    }
+
+    /// Runs `body` on `connection`, closing the connection when the task is
+    /// cancelled: postgres-nio has no way to cancel a statement in flight, and
+    /// closing the connection ends it (on the server too).
+    private static func closingOnCancel<Result: Sendable>(
+        _ connection: PostgresConnection,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(
+                try await withTaskCancellationHandler {
+                    try await body()
+                } onCancel: {
+                    let _: EventLoopFuture<Void> = connection.close()
+                }
+            )
+        } catch {
+            outcome = .failure(error)
+        }
+        if Task.isCancelled {
+            // The connection is closing (even if `body` finished first): hand the
+            // lease back only once the pool has seen it close, or the pool could
+            // lend the closing connection to the next caller, whose statement
+            // would then never be answered.
+            try? await connection.closeFuture.get()
+        }
+        return try outcome.get()
+    }
+
+    private func usablePool() throws(StoreError) -> PostgresClient {
+        let (pool, reachable) = state.withLock { ($0.pool, $0.reachable) }
+        guard reachable else { throw .unavailable }
+        return pool
+    }
+
+    /// Maps an error to `.unavailable` when it means the server is out of
+    /// reach, and asks the monitor to check.
+    private func reportFailure(_ error: any Error) -> any Error {
+        guard Self.meansUnavailable(error) else { return error }
+        suspect.yield()
+        return StoreError(.unavailable, "The database is not reachable right now (\(Self.cause(of: error))).")
+    }
+
+    /// A few words on why a use failed, safe to log (no statement, no data).
+    static func cause(of error: any Error) -> String {
+        switch error {
+        case let error as DeadlineExceeded: "\(error)"
+        case let error as PSQLError: error.serverInfo?[.sqlState].map { "server said \($0)" } ?? "\(error.code)"
+        case let error as PostgresTransactionError:
+            (error.closureError ?? error.beginError ?? error.commitError).map(cause(of:)) ?? "transaction failed"
+        case let error as StoreError: error.reason
+        default: "\(type(of: error)): \(error)"
+        }
+    }
+
+    /// True for the errors that say the server could not be reached or did
+    /// not answer: not for errors in the statement itself.
+    static func meansUnavailable(_ error: any Error) -> Bool {
+        switch error {
+        case is DeadlineExceeded, is ConnectionPoolError, is ChannelError, is IOError:
+            return true
+        case let error as StoreError:
+            return error.code == .unavailable
+        case let error as PostgresTransactionError:
+            return [error.closureError, error.beginError, error.commitError].contains { $0.map(meansUnavailable) ?? false }
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled:
+                return true
+            case .server:
+                // Class 08: connection exception; 57P01-57P03: the server is shutting down or starting;
+                // 53300: no connection slot left.
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
+            default:
+                return false
+            }
+        default:
+            return false
+        }
+    }
+
+    // MARK: The monitor
+
+    /// Waits for a failed use, confirms the server is unreachable with a fresh
+    /// connection, and once a fresh connection succeeds again puts a new pool in place.
+    private func monitor() async {
+        for await _ in suspicions {
+            if await probe() { continue }
+            guard !Task.isCancelled else { return }
+            let since = ContinuousClock.now
+            state.withLock { state in
+                state.reachable = false
+                state.unreachableSince = since
+            }
+            logger.error("database unreachable; answering every use at once with 503 until it is back")
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.probeInterval)
+                if await probe() { break }
+            }
+            guard !Task.isCancelled else { return }
+            logger.notice("database reachable again; starting a fresh pool", metadata: ["unreachable_for": "\(ContinuousClock.now - since)"])
+            commander.yield(.replacePool(Self.makePool(url: url, options: options, logger: logger)))
+        }
+    }
+
+    /// True when a fresh connection opens and answers `SELECT 1` in time.
+    private func probe() async -> Bool {
+        let logger = logger
+        do {
+            var configuration = try url.connectionConfiguration
+            configuration.options.connectTimeout = TimeAmount(options.timeout)
+            let probeConfiguration = configuration
+            try await withDeadline(options.timeout) {
+                let connection = try await PostgresConnection.connect(configuration: probeConfiguration, id: 0, logger: logger)
+                do {
+                    try await connection.query("SELECT 1", logger: logger)
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+                try? await connection.close()
+            }
+            return true
+        } catch {
+            logger.debug("database probe failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}
+
+extension Database {
+    /// Runs a database for the duration of `body`: for one-shot commands and
+    /// tests, where no service group owns it.
+    @discardableResult
+    public static func withRunning<Result: Sendable>(
+        _ url: DatabaseURL,
+        options: Options = Options(),
+        logger: Logger,
+        _ body: (Database) async throws -> Result
+    ) async throws -> Result {
+        let database = Database(url: url, options: options, logger: logger)
+        return try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await database.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
