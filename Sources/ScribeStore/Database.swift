@@ -132,6 +132,15 @@ public final class Database: Service, Sendable {
         var configuration = url.configuration
         configuration.options.maximumConnections = options.poolSize
         configuration.options.connectTimeout = options.timeout
+        // The server's side of the deadline: a statement whose caller gave up
+        // (and closed its connection) stops by itself soon after instead of
+        // running on, and a transaction whose client vanished mid-way (a
+        // network partition) does not hold its locks for ever.
+        let timeoutMilliseconds = options.timeout.components.seconds * 1000 + options.timeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(2 * timeoutMilliseconds)"),
+            ("idle_in_transaction_session_timeout", "60000"),
+        ]
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 

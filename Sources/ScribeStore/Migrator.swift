@@ -53,13 +53,19 @@ public struct Migrator: Sendable {
     @discardableResult
     public func apply(_ migrations: [Migration]) async throws -> [String] {
         try await client.withConnection { connection in
+            // A migration may take long, and so may waiting for another migrator's
+            // lock: lift the pool's statement timeout for this session, and put it
+            // back (to the connection's own setting) when done.
+            try await connection.query("SET statement_timeout = 0", logger: logger)
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", logger: logger)
             do {
                 let applied = try await apply(migrations, on: connection)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
+                try await connection.query("RESET statement_timeout", logger: logger)
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
+                _ = try? await connection.query("RESET statement_timeout", logger: logger)
                 throw error
             }
         }

@@ -1,0 +1,161 @@
+import Foundation
+import PostgresNIO
+import ScribeTestSupport
+import Testing
+
+@testable import ScribeStore
+
+/// The database's deadline, its outage monitor and its fresh pool after an
+/// outage, against a real Postgres (the shared one, or a private cluster that
+/// the test crashes).
+@Suite struct DatabaseTests {
+    static let logger = TestDatabase.logger
+
+    static func elapsed<T>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
+        let start = ContinuousClock.now
+        let value = try await body()
+        return (value, ContinuousClock.now - start)
+    }
+
+    static func isUnavailable(_ error: any Error) -> Bool {
+        (error as? StoreError)?.code == .unavailable
+    }
+
+    /// The postgres-nio behaviour the deadline exists for: a statement sent on
+    /// a connection that has just closed is never answered, neither with rows
+    /// nor with an error. (When this starts failing, postgres-nio answers such
+    /// statements now; keep the deadline all the same.)
+    @Test func postgresNIONeverAnswersAStatementOnAClosedConnection() async throws {
+        let url = try TestDatabase.serverURL
+        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration, id: 1, logger: Self.logger)
+        try await connection.close()
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.seconds(1)) {
+                _ = try await connection.query("SELECT 1", logger: Self.logger)
+            }
+        }
+    }
+
+    @Test func aUseWhoseConnectionClosesUnderItIsAnsweredByTheDeadline() async throws {
+        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .milliseconds(500)), logger: Self.logger) { database in
+            let (outcome, elapsed) = await Self.elapsed {
+                await #expect(performing: {
+                    try await database.withConnection { connection in
+                        try await connection.close()
+                        _ = try await connection.query("SELECT 1", logger: Self.logger).collect()
+                    }
+                }, throws: Self.isUnavailable)
+            }
+            _ = outcome
+            #expect(elapsed < .seconds(2), "answered by the deadline, not left hanging: \(elapsed)")
+            // The pool lends a working connection next.
+            let rows = try await database.withConnection { connection in
+                try await connection.query("SELECT 1", logger: Self.logger).collect().count
+            }
+            #expect(rows == 1)
+        }
+    }
+
+    @Test func aSlowStatementIsCutAtTheDeadlineAndTheDatabaseStaysUsable() async throws {
+        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .milliseconds(400)), logger: Self.logger) { database in
+            let (_, elapsed) = await Self.elapsed {
+                await #expect(performing: {
+                    try await database.withConnection { connection in
+                        _ = try await connection.query("SELECT pg_sleep(5)", logger: Self.logger).collect()
+                    }
+                }, throws: Self.isUnavailable)
+            }
+            #expect(elapsed < .seconds(2), "cut at the deadline: \(elapsed)")
+            let rows = try await database.withConnection { connection in
+                try await connection.query("SELECT 1", logger: Self.logger).collect().count
+            }
+            #expect(rows == 1)
+            #expect(database.isReachable, "a slow statement is not an outage")
+        }
+    }
+
+    @Test func aStatementErrorIsTheStatementsOwn() async throws {
+        try await Database.withRunning(try await TestDatabase.shared(), logger: Self.logger) { database in
+            await #expect(throws: PSQLError.self) {
+                try await database.withConnection { connection in
+                    _ = try await connection.query("SELECT * FROM no_such_table", logger: Self.logger).collect()
+                }
+            }
+            #expect(database.isReachable)
+        }
+    }
+
+    @Test func usesFailAtOnceWhileTheServerIsDownAndResumeSoonAfterItIsBack() async throws {
+        let server = try await TestPostgresServer()
+        do {
+            let options = Database.Options(timeout: .seconds(1), poolSize: 4, probeInterval: .milliseconds(100))
+            try await Database.withRunning(try DatabaseURL(server.url), options: options, logger: Self.logger) { database in
+                let select = { @Sendable in
+                    try await database.withConnection { try await $0.query("SELECT 1", logger: Self.logger).collect().count }
+                }
+                #expect(try await select() == 1)
+                try await server.crash()
+                // The first use after the crash finds out (a closed connection, or the deadline).
+                let (_, first) = await Self.elapsed { await #expect(performing: { try await select() }, throws: Self.isUnavailable) }
+                #expect(first < .seconds(3))
+                let deadline = ContinuousClock.now + .seconds(5)
+                while database.isReachable, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(!database.isReachable, "the monitor confirmed the outage")
+                // From then on, at once: no connection is even tried.
+                let (_, atOnce) = await Self.elapsed { await #expect(performing: { try await select() }, throws: Self.isUnavailable) }
+                #expect(atOnce < .milliseconds(100), "failed at once: \(atOnce)")
+
+                try await Task.sleep(for: .seconds(3))
+                try await server.start()
+                let back = ContinuousClock.now
+                var answered = false
+                while !answered, ContinuousClock.now - back < .seconds(10) {
+                    answered = (try? await select()) == 1
+                    if !answered { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                let recovery = ContinuousClock.now - back
+                print("database back: first answer \(recovery) after the server was")
+                #expect(answered)
+                #expect(recovery < .seconds(3), "a fresh pool, not the old one's backoff: \(recovery)")
+            }
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+}
+
+/// The deadline on its own: an answer in time, an error when late, and
+/// prompt cancellation.
+@Suite struct DeadlineTests {
+    @Test func answersWithTheResultInTime() async throws {
+        #expect(try await withDeadline(.seconds(1)) { 42 } == 42)
+    }
+
+    @Test func answersLateWorkWithDeadlineExceededAndCancelsIt() async throws {
+        let start = ContinuousClock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(100)) { try await Task.sleep(for: .seconds(10)) }
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test func disarmedWorkMayRunPastTheDeadline() async throws {
+        let value = try await withDeadline(.milliseconds(100)) { disarm in
+            disarm()
+            try await Task.sleep(for: .milliseconds(300))
+            return "done"
+        }
+        #expect(value == "done")
+    }
+
+    @Test func theCallersCancellationAnswersAtOnce() async throws {
+        let start = ContinuousClock.now
+        let task = Task { try await withDeadline(.seconds(30)) { try await Task.sleep(for: .seconds(30)) } }
+        try await Task.sleep(for: .milliseconds(100))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+}
