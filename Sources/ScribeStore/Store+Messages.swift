@@ -213,6 +213,32 @@ extension Store {
         }
     }
 
+    /// Fails the synchronous chats whose answer never came: user messages
+    /// still `processing` with no job behind them (uploads have jobs, which
+    /// the queue's rescuer looks after) and untouched for `age`. Their request
+    /// ended without writing the answer: its API process died, or the database
+    /// went away between the question and the answer. Returns how many.
+    public func failAbandonedChats(olderThan age: Duration) async throws -> Int {
+        try await withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE messages m SET status = 'failed', stage = NULL, updated_at = now(),
+                       error = 'The answer to this message was interrupted; please send it again.'
+                WHERE m.id IN (
+                    SELECT p.id FROM messages p
+                    WHERE p.status = 'processing' AND p.role = 'user'
+                      AND p.updated_at < now() - make_interval(secs => \(age.seconds))
+                      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = p.id)
+                    ORDER BY p.updated_at LIMIT 1000
+                )
+                AND m.status = 'processing'
+                RETURNING m.id
+                """,
+                logger: logger
+            ).collect().count
+        }
+    }
+
     static func decodeMessages(_ rows: PostgresRowSequence) async throws -> [Message] {
         var messages: [Message] = []
         for try await row in rows.decode(MessageRow.self) {

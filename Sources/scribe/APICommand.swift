@@ -32,7 +32,10 @@ struct APIServer {
         let database = runtime.makeDatabase()
         let store = Store(database: database, logger: Logger(label: "scribe.store"))
         let llm = runtime.makeLLMProvider()
-        var services: [any Service] = [database]
+        var services: [any Service] = [
+            database,
+            AbandonedChatSweeper(store: store, age: runtime.longestChat * 2, logger: Logger(label: "scribe.api")),
+        ]
         var ocr: OCREnginePool?
         if runWorkers {
             let pool = try runtime.makeOCRPool()

@@ -75,6 +75,17 @@ struct Runtime {
         }
     }
 
+    /// The longest a synchronous chat request can take: the LLM's total
+    /// budget (a minute for the offline summariser), plus the database calls around it.
+    var longestChat: Duration {
+        let llm: Duration =
+            switch configuration.llm {
+            case .extractive: .seconds(60)
+            case .chatCompletions(let client): client.totalTimeout
+            }
+        return max(llm + configuration.databaseTimeout * 4, .seconds(150))
+    }
+
     func makeResponder(store: Store, provider: any LLMProvider) -> ChatResponder {
         ChatResponder(
             store: store,

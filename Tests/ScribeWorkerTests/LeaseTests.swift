@@ -117,3 +117,29 @@ import Testing
         }
     }
 }
+
+@Suite struct AbandonedChatTests {
+    @Test func aChatLeftProcessingIsFailedAndUploadsAreLeftToTheQueue() async throws {
+        try await LeaseTests.withQueuedJobs(1) { store, enqueued in
+            let user = try #require(try await store.message(id: enqueued[0].messageID))
+            let conversation = user.conversationID
+            let owner = try #require(
+                try await store.database.client.query("SELECT user_id FROM conversations WHERE id = \(conversation)")
+                    .collect().first?.decode(UUID.self)
+            )
+            // A synchronous chat whose answer never came, and the upload's claimed job.
+            let chat = try await store.startChat(userID: owner, conversationID: conversation, text: "hello?", newTitle: "t")
+            _ = try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(60))
+            try await store.database.client.query(
+                "UPDATE messages SET updated_at = now() - interval '10 minutes' WHERE conversation_id = \(conversation)"
+            )
+
+            #expect(try await store.failAbandonedChats(olderThan: .seconds(300)) == 1)
+            let failed = try #require(try await store.message(id: chat.message.id))
+            #expect(failed.status == .failed)
+            #expect(failed.error?.contains("interrupted") == true)
+            #expect(try await store.message(id: enqueued[0].messageID)?.status == .processing, "uploads belong to the queue")
+            #expect(try await store.failAbandonedChats(olderThan: .seconds(300)) == 0)
+        }
+    }
+}
