@@ -257,10 +257,11 @@ public final class Database: Service, Sendable {
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled:
                 return true
             case .server:
-                // Class 08: connection exception; 57P01-57P03: the server is shutting down or starting;
-                // 53300: no connection slot left.
+                // Class 08: connection exception; 57P01-57P03: the server is shutting
+                // down, crashed or is starting. (Not 53300, too many connections: the
+                // server answers, and the pool's own connections still work.)
                 let state = error.serverInfo?[.sqlState] ?? ""
-                return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
+                return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
             default:
                 return false
             }
@@ -312,8 +313,10 @@ public final class Database: Service, Sendable {
             }
             return true
         } catch {
-            logger.debug("database probe failed", metadata: ["error": "\(error)"])
-            return false
+            logger.debug("database probe failed", metadata: ["error": "\(Self.cause(of: error))"])
+            // A server that answers with an error of its own (no connection slot
+            // left, say) is there: only a failure to reach it counts.
+            return !Self.meansUnavailable(error)
         }
     }
 }

@@ -22,8 +22,9 @@ public struct AbandonedChatSweeper: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+    public func run() async {
+        // Graceful shutdown cancels the wait; ending then is the normal way out.
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
                 do {
