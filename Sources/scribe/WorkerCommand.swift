@@ -25,9 +25,11 @@ struct WorkerCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: runtime.logger
         )
-        // A worker must always exit when asked: past the grace period plus a
-        // margin, shutdown escalates to cancellation, and a task that ignores
-        // cancellation ends the process (its leases expire and are rescued).
+        // A worker must always exit when asked. Every database call is bounded,
+        // so shutdown finishes within the grace period even with the database
+        // gone; as a backstop, past the grace period plus a margin it escalates
+        // to cancellation, and a task that ignores that ends the process (its
+        // leases expire and are rescued).
         configuration.maximumGracefulShutdownDuration = runtime.configuration.worker.shutdownGrace + .seconds(15)
         configuration.maximumCancellationDuration = .seconds(15)
         let group = ServiceGroup(configuration: configuration)

@@ -77,8 +77,14 @@ import Testing
             }
             uploads += (0..<4).flatMap { client in (0..<8).map { "during-\(client)-\($0)" } }
 
-            let drained = try await rig.waitUntil("the queue drains", timeout: .seconds(180)) {
-                try await rig.count("SELECT count(*) FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled')") == 0
+            let drained: ContinuousClock.Instant
+            do {
+                drained = try await rig.waitUntil("the queue drains", timeout: .seconds(180)) {
+                    try await rig.count("SELECT count(*) FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled')") == 0
+                }
+            } catch {
+                print("stuck after the outage:\n" + (try await rig.unfinishedJobs()))
+                throw error
             }
             let entries = log.entries
             let during = entries.filter { $0.start >= crashAt && $0.start < backAt }
@@ -254,6 +260,23 @@ struct OutageRig: Sendable {
             "LOG_LEVEL": "notice",
             "OMP_THREAD_LIMIT": "1",
         ]
+    }
+
+    /// The jobs not finished, with their leases and messages: what a stuck run leaves.
+    func unfinishedJobs() async throws -> String {
+        let rows = try await client.query(
+            """
+            SELECT j.id::text, j.state, j.attempt, coalesce(j.locked_by, '-'), coalesce(j.locked_until::text, '-'),
+                   coalesce(j.heartbeat_at::text, '-'), m.status, coalesce(m.stage, '-')
+            FROM jobs j JOIN messages m ON m.id = j.message_id
+            WHERE j.state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id
+            """
+        )
+        var lines: [String] = []
+        for try await row in rows.decode((String, String, Int, String, String, String, String, String).self) {
+            lines.append("job \(row.0) \(row.1) attempt \(row.2) locked_by \(row.3) until \(row.4) heartbeat \(row.5); message \(row.6) stage \(row.7)")
+        }
+        return lines.joined(separator: "\n")
     }
 
     func count(_ sql: String) async throws -> Int {
