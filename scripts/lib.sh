@@ -40,11 +40,12 @@ as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A free TCP port on 127.0.0.1 (nothing answers a connect to it).
+# A free TCP port on 127.0.0.1 (nothing answers a connect to it), below the
+# ephemeral range (32768-60999) so no outgoing connection holds it.
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % 22000))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
   done
 }

@@ -19,7 +19,7 @@ public final class TestPostgresServer: Sendable {
             throw HarnessError("PG_BIN is not set: run the tests with scripts/test.")
         }
         self.binaries = binaries
-        port = Int.random(in: 40000...59999)
+        port = freeLoopbackPort()
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-pg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         if getuid() == 0 { try await Self.run("/bin/chown", ["postgres:postgres", dataDirectory]) }

@@ -202,7 +202,7 @@ struct OutageRig: Sendable {
                 try await Migrator(client: client, logger: TestDatabase.logger).apply(Migrator.migrations(in: TestDatabase.migrationsDirectory))
             }
             try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(1), then: .echo)) { llm in
-                let port = Int.random(in: 20000...39999)
+                let port = freeLoopbackPort()
                 let environment = Self.environment(databaseURL: server.url, port: port, llm: llm.baseURL, graceSeconds: graceSeconds)
                 var processes = [try ChildProcess(ChildProcess.scribeBinary, ["api"], environment: environment, label: "outage-api")]
                 do {
