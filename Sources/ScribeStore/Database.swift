@@ -18,10 +18,11 @@ import _ConnectionPoolModule
 ///   statements and its rows. postgres-nio cannot cancel a statement in
 ///   flight, so at the deadline the connection is closed (the pool opens
 ///   another), and the caller is answered at once whatever the connection does.
-/// - A use that fails for want of the server makes the monitor try a fresh
-///   connection. When that fails too, the database is *unreachable*: every use
-///   fails at once with ``StoreError/Code/unavailable`` instead of queueing,
-///   and the monitor tries again every ``Options/probeInterval``.
+/// - A use that fails for want of the server, or the monitor's own idle
+///   connection closing, makes the monitor try a fresh connection. When that fails too, the database is *unreachable*: the uses
+///   in flight and every new one fail at once with
+///   ``StoreError/Code/unavailable`` instead of queueing, and the monitor
+///   tries again every ``Options/probeInterval``.
 /// - When a fresh connection succeeds again, a new pool replaces the old one
 ///   (whose backoff may be long), and uses go through it from then on.
 ///
@@ -53,8 +54,6 @@ public final class Database: Service, Sendable {
     private struct State {
         var pool: PostgresClient
         var reachable = true
-        /// When the database became unreachable, for the log line that says it is back.
-        var unreachableSince: ContinuousClock.Instant?
     }
 
     private enum Command: Sendable {
@@ -67,6 +66,9 @@ public final class Database: Service, Sendable {
     private let commands: AsyncStream<Command>
     private let commander: AsyncStream<Command>.Continuation
     private let started = Atomic(false)
+    /// The uses in flight: answered at once when the database is found unreachable.
+    private let inFlight = InFlightUses()
+    private let sentinel = Sentinel()
 
     /// Creates the database's pool; it connects once ``run()`` runs.
     public init(url: DatabaseURL, options: Options = Options(), logger: Logger) {
@@ -159,7 +161,7 @@ public final class Database: Service, Sendable {
     ) async throws -> Result {
         let pool = try usablePool()
         do {
-            return try await withDeadline(timeout ?? options.timeout) {
+            return try await withDeadline(timeout ?? options.timeout, abortable: inFlight) {
                 try await pool.withConnection { connection in
                     try await Self.closingOnCancel(connection) { try await body(connection) }
                 }
@@ -177,7 +179,7 @@ public final class Database: Service, Sendable {
     ) async throws -> Result {
         let pool = try usablePool()
         do {
-            return try await withDeadline(options.timeout) { disarm in
+            return try await withDeadline(options.timeout, abortable: inFlight) { disarm in
                 try await pool.withConnection { connection in
                     try await Self.closingOnCancel(connection) { try await body(connection, disarm) }
                 }
@@ -272,31 +274,52 @@ public final class Database: Service, Sendable {
 
     // MARK: The monitor
 
-    /// Waits for a failed use, confirms the server is unreachable with a fresh
-    /// connection, and once a fresh connection succeeds again puts a new pool in place.
+    /// Waits for a sign of trouble (a use that failed for want of the server,
+    /// or the sentinel closing), confirms the server is unreachable with a
+    /// fresh connection, and once a fresh connection succeeds again puts a new
+    /// pool in place.
     private func monitor() async {
+        suspect.yield()
         for await _ in suspicions {
-            if await probe() { continue }
-            guard !Task.isCancelled else { return }
-            let since = ContinuousClock.now
-            state.withLock { state in
-                state.reachable = false
-                state.unreachableSince = since
+            switch await probe() {
+            case .answered, .refused: continue
+            case .unreachable: break
             }
+            guard !Task.isCancelled else { break }
+            let since = ContinuousClock.now
+            state.withLock { $0.reachable = false }
+            // The uses still waiting (most in the pool's queue for a connection
+            // that will not come) are answered now, not at their deadlines.
+            inFlight.abortAll(with: StoreError.unavailable)
             logger.error("database unreachable; answering every use at once with 503 until it is back")
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.probeInterval)
-                if await probe() { break }
+                if await probe() != .unreachable { break }
             }
-            guard !Task.isCancelled else { return }
+            guard !Task.isCancelled else { break }
             logger.notice("database reachable again; starting a fresh pool", metadata: ["unreachable_for": "\(ContinuousClock.now - since)"])
             commander.yield(.replacePool(Self.makePool(url: url, options: options, logger: logger)))
         }
+        await sentinel.close()
     }
 
-    /// True when a fresh connection opens and answers `SELECT 1` in time.
-    private func probe() async -> Bool {
+    private enum ProbeOutcome {
+        /// A fresh connection opened and answered `SELECT 1`.
+        case answered
+        /// The server answered, with an error of its own (no connection slot
+        /// left, say): it is there, though this connection was refused.
+        case refused
+        /// The server could not be reached, or did not answer in time.
+        case unreachable
+    }
+
+    /// Opens a fresh connection and checks that it answers, within the
+    /// timeout. The connection becomes the sentinel when there is none open,
+    /// and is closed otherwise.
+    private func probe() async -> ProbeOutcome {
         let logger = logger
+        let sentinel = sentinel
+        let suspect = suspect
         do {
             var configuration = try url.connectionConfiguration
             configuration.options.connectTimeout = TimeAmount(options.timeout)
@@ -309,15 +332,52 @@ public final class Database: Service, Sendable {
                     try? await connection.close()
                     throw error
                 }
-                try? await connection.close()
+                if !sentinel.keep(connection, onClose: { suspect.yield() }) {
+                    try? await connection.close()
+                }
             }
-            return true
+            return .answered
         } catch {
             logger.debug("database probe failed", metadata: ["error": "\(Self.cause(of: error))"])
-            // A server that answers with an error of its own (no connection slot
-            // left, say) is there: only a failure to reach it counts.
-            return !Self.meansUnavailable(error)
+            return Self.meansUnavailable(error) ? .unreachable : .refused
         }
+    }
+}
+
+/// A connection of the monitor's own, held open and idle: when the server goes
+/// away it closes at once, which starts a check even while no use is in flight
+/// (and before the uses queued for a connection reach their deadlines).
+final class Sentinel: Sendable {
+    private struct State {
+        var connection: PostgresConnection?
+        /// After ``close()`` no connection is kept (a late probe closes its own).
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Keeps `candidate` as the sentinel, calling `onClose` when it closes,
+    /// unless one is open already (or the sentinel was closed for good): then
+    /// false, and the caller closes `candidate`.
+    func keep(_ candidate: PostgresConnection, onClose: @escaping @Sendable () -> Void) -> Bool {
+        let kept = state.withLock { state -> Bool in
+            if state.closed { return false }
+            if let current = state.connection, !current.isClosed { return false }
+            state.connection = candidate
+            return true
+        }
+        if kept { candidate.closeFuture.whenComplete { _ in onClose() } }
+        return kept
+    }
+
+    /// Closes the sentinel for good.
+    func close() async {
+        let current = state.withLock { state in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        try? await current?.close()
     }
 }
 

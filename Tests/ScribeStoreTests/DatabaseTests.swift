@@ -150,6 +150,27 @@ import Testing
         #expect(value == "done")
     }
 
+    @Test func anAbortAnswersEveryUseInFlightAtOnce() async throws {
+        struct Gone: Error {}
+        let uses = InFlightUses()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    await #expect(throws: Gone.self) {
+                        try await withDeadline(.seconds(30), abortable: uses) { try await Task.sleep(for: .seconds(30)) }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            uses.abortAll(with: Gone())
+            try await group.waitForAll()
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // Finished uses leave the registry: a later abort touches nothing.
+        #expect(try await withDeadline(.seconds(1), abortable: uses) { 7 } == 7)
+    }
+
     @Test func theCallersCancellationAnswersAtOnce() async throws {
         let start = ContinuousClock.now
         let task = Task { try await withDeadline(.seconds(30)) { try await Task.sleep(for: .seconds(30)) } }
