@@ -250,9 +250,12 @@ public struct QueueWorker: Service {
     /// Rescues expired leases every `rescueInterval` and prunes old jobs every minute.
     private func maintain(logger: Logger) async {
         var lastPrune = ContinuousClock.now - .seconds(60)
+        var failing = false
         await every(configuration.rescueInterval) {
             do {
                 let rescued = try await store.rescueExpiredLeases()
+                if failing { logger.notice("rescuer reaches the database again") }
+                failing = false
                 if rescued.requeued + rescued.failed > 0 {
                     logger.notice("rescued expired leases", metadata: ["requeued": "\(rescued.requeued)", "failed": "\(rescued.failed)"])
                 }
@@ -267,7 +270,9 @@ public struct QueueWorker: Service {
                     }
                 }
             } catch {
-                logger.warning("rescue failed", metadata: ["error": "\(error)"])
+                // Once per outage in the log, not once per interval.
+                if !failing { logger.warning("rescue failed; retrying", metadata: ["error": "\(error)"]) }
+                failing = true
             }
         }
     }

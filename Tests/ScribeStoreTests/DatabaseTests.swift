@@ -36,9 +36,18 @@ import Testing
         }
     }
 
+    /// `SELECT 1` with a patient deadline: the checks around the use under test.
+    static func select(_ database: Database) async throws -> Int {
+        try await database.withConnection(timeout: .seconds(30)) { connection in
+            try await connection.query("SELECT 1", logger: Self.logger).collect().count
+        }
+    }
+
     @Test func aUseWhoseConnectionClosesUnderItIsAnsweredByTheDeadline() async throws {
-        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .milliseconds(500)), logger: Self.logger) { database in
-            let (outcome, elapsed) = await Self.elapsed {
+        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .seconds(1)), logger: Self.logger) { database in
+            let warm = try await Self.select(database)
+            #expect(warm == 1)
+            let (_, elapsed) = await Self.elapsed {
                 await #expect(performing: {
                     try await database.withConnection { connection in
                         try await connection.close()
@@ -46,30 +55,28 @@ import Testing
                     }
                 }, throws: Self.isUnavailable)
             }
-            _ = outcome
-            #expect(elapsed < .seconds(2), "answered by the deadline, not left hanging: \(elapsed)")
+            // Without the deadline this never returns; the bound only says "it did".
+            #expect(elapsed < .seconds(10), "answered by the deadline, not left hanging: \(elapsed)")
             // The pool lends a working connection next.
-            let rows = try await database.withConnection { connection in
-                try await connection.query("SELECT 1", logger: Self.logger).collect().count
-            }
-            #expect(rows == 1)
+            let next = try await Self.select(database)
+            #expect(next == 1)
         }
     }
 
     @Test func aSlowStatementIsCutAtTheDeadlineAndTheDatabaseStaysUsable() async throws {
-        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .milliseconds(400)), logger: Self.logger) { database in
+        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .seconds(1)), logger: Self.logger) { database in
+            let warm = try await Self.select(database)
+            #expect(warm == 1)
             let (_, elapsed) = await Self.elapsed {
                 await #expect(performing: {
                     try await database.withConnection { connection in
-                        _ = try await connection.query("SELECT pg_sleep(5)", logger: Self.logger).collect()
+                        _ = try await connection.query("SELECT pg_sleep(60)", logger: Self.logger).collect()
                     }
                 }, throws: Self.isUnavailable)
             }
-            #expect(elapsed < .seconds(2), "cut at the deadline: \(elapsed)")
-            let rows = try await database.withConnection { connection in
-                try await connection.query("SELECT 1", logger: Self.logger).collect().count
-            }
-            #expect(rows == 1)
+            #expect(elapsed < .seconds(20), "cut at the deadline, not after the minute asked: \(elapsed)")
+            let next = try await Self.select(database)
+            #expect(next == 1)
             #expect(database.isReachable, "a slow statement is not an outage")
         }
     }
@@ -88,7 +95,7 @@ import Testing
     @Test func usesFailAtOnceWhileTheServerIsDownAndResumeSoonAfterItIsBack() async throws {
         let server = try await TestPostgresServer()
         do {
-            let options = Database.Options(timeout: .seconds(1), poolSize: 4, probeInterval: .milliseconds(100))
+            let options = Database.Options(timeout: .seconds(5), poolSize: 4, probeInterval: .milliseconds(100))
             try await Database.withRunning(try DatabaseURL(server.url), options: options, logger: Self.logger) { database in
                 let select = { @Sendable in
                     try await database.withConnection { try await $0.query("SELECT 1", logger: Self.logger).collect().count }
@@ -97,26 +104,26 @@ import Testing
                 try await server.crash()
                 // The first use after the crash finds out (a closed connection, or the deadline).
                 let (_, first) = await Self.elapsed { await #expect(performing: { try await select() }, throws: Self.isUnavailable) }
-                #expect(first < .seconds(3))
-                let deadline = ContinuousClock.now + .seconds(5)
+                #expect(first < .seconds(10), "answered, not left hanging: \(first)")
+                let deadline = ContinuousClock.now + .seconds(15)
                 while database.isReachable, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 #expect(!database.isReachable, "the monitor confirmed the outage")
                 // From then on, at once: no connection is even tried.
                 let (_, atOnce) = await Self.elapsed { await #expect(performing: { try await select() }, throws: Self.isUnavailable) }
-                #expect(atOnce < .milliseconds(100), "failed at once: \(atOnce)")
+                #expect(atOnce < .seconds(1), "failed at once, not at the 5 s deadline: \(atOnce)")
 
                 try await Task.sleep(for: .seconds(3))
                 try await server.start()
                 let back = ContinuousClock.now
                 var answered = false
-                while !answered, ContinuousClock.now - back < .seconds(10) {
+                while !answered, ContinuousClock.now - back < .seconds(30) {
                     answered = (try? await select()) == 1
                     if !answered { try await Task.sleep(for: .milliseconds(20)) }
                 }
                 let recovery = ContinuousClock.now - back
                 print("database back: first answer \(recovery) after the server was")
                 #expect(answered)
-                #expect(recovery < .seconds(3), "a fresh pool, not the old one's backoff: \(recovery)")
+                #expect(recovery < .seconds(10), "a fresh pool, not the old one's backoff: \(recovery)")
             }
         } catch {
             await server.destroy()
@@ -138,7 +145,7 @@ import Testing
         await #expect(throws: DeadlineExceeded.self) {
             try await withDeadline(.milliseconds(100)) { try await Task.sleep(for: .seconds(10)) }
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
     @Test func disarmedWorkMayRunPastTheDeadline() async throws {
@@ -166,7 +173,7 @@ import Testing
             uses.abortAll(with: Gone())
             try await group.waitForAll()
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(5))
         // Finished uses leave the registry: a later abort touches nothing.
         #expect(try await withDeadline(.seconds(1), abortable: uses) { 7 } == 7)
     }
@@ -177,6 +184,6 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 }

@@ -26,7 +26,7 @@ public func withAPI(
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
-    let postgres = Database(url: url, logger: TestDatabase.logger)
+    let postgres = Database(url: url, options: TestDatabase.options, logger: TestDatabase.logger)
     let store = Store(database: postgres, logger: TestDatabase.logger)
     let tokens = await AccessTokens(secret: testSecret, lifetime: tokenLifetime)
     let responder = ChatResponder(

@@ -13,6 +13,11 @@ public enum TestDatabase {
         return logger
     }()
 
+    /// How tests use a database: the production deadline is 3 s, but a test
+    /// run loads two cores with every suite at once, and a deadline that fires
+    /// there tests nothing. (`DatabaseTests` sets short deadlines on purpose.)
+    public static let options = Database.Options(timeout: .seconds(30))
+
     /// The server's URL from `DATABASE_URL`; the tests need it and say so plainly.
     public static var serverURL: DatabaseURL {
         get throws {
@@ -69,7 +74,7 @@ public enum TestDatabase {
 
     /// Runs `body` with a running pool on the shared migrated database.
     public static func withStore<Result: Sendable>(_ body: @Sendable (Store) async throws -> Result) async throws -> Result {
-        try await Database.withRunning(try await shared(), logger: logger) { database in
+        try await Database.withRunning(try await shared(), options: options, logger: logger) { database in
             try await body(Store(database: database, logger: logger))
         }
     }

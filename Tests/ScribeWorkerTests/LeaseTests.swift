@@ -14,7 +14,7 @@ import Testing
         _ body: @Sendable (Store, [EnqueuedUpload]) async throws -> Void
     ) async throws {
         let database = try await TestDatabase.createMigrated()
-        try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+        try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
             let store = Store(database: database, logger: TestDatabase.logger)
             let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
             let conversation = try await store.createConversation(userID: user.id, title: "t")

@@ -28,6 +28,8 @@ import Testing
             "WORKER_RESCUE_INTERVAL_MS": "300",
             "WORKER_SHUTDOWN_GRACE_SECONDS": "10",
             "DATABASE_POOL_SIZE": "6",
+            // Not what these tests are about, and a loaded test machine may be slow.
+            "DATABASE_TIMEOUT_MS": "30000",
             "LOG_LEVEL": "notice",
             "OMP_THREAD_LIMIT": "1",
         ].merging(extra) { _, new in new }
@@ -91,7 +93,7 @@ import Testing
     @Test func sigkilledWorkersLoseNothingAndAnswerEachJobOnce() async throws {
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(300), then: .echo)) { llm in
-            try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+            try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
                 let store = Store(database: database, logger: TestDatabase.logger)
                 let client = database.client
                 let jobs = try await Self.enqueue(240, store: store)
@@ -122,7 +124,7 @@ import Testing
     @Test func sigtermDuringWorkHandsJobsBackAndFailsNone() async throws {
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(3), then: .echo)) { llm in
-            try await Database.withRunning(database, logger: TestDatabase.logger) { database in
+            try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
                 let store = Store(database: database, logger: TestDatabase.logger)
                 let client = database.client
                 let jobs = try await Self.enqueue(8, store: store)
@@ -170,7 +172,7 @@ import Testing
             try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(200), then: .echo)) { llm in
                 let environment = Self.workerEnvironment(databaseURL: server.url, llm: llm.baseURL)
                 let workers = try (0..<2).map { _ in try Self.startWorker(environment) }
-                let jobs = try await Database.withRunning(configuration, logger: TestDatabase.logger) { database in
+                let jobs = try await Database.withRunning(configuration, options: TestDatabase.options, logger: TestDatabase.logger) { database in
                     try await Self.enqueue(60, store: Store(database: database, logger: TestDatabase.logger))
                 }
                 try await Task.sleep(for: .seconds(1))
