@@ -140,7 +140,8 @@ public final class Database: Service, Sendable {
         // network partition) does not hold its locks for ever.
         let timeoutMilliseconds = options.timeout.components.seconds * 1000 + options.timeout.components.attoseconds / 1_000_000_000_000_000
         configuration.options.additionalStartupParameters = [
-            ("statement_timeout", "\(2 * timeoutMilliseconds)"),
+            // The longest use is an upload's bytes read back: ten times the timeout.
+            ("statement_timeout", "\(10 * timeoutMilliseconds)"),
             ("idle_in_transaction_session_timeout", "60000"),
         ]
         return PostgresClient(configuration: configuration, backgroundLogger: logger)

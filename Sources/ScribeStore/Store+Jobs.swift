@@ -172,8 +172,11 @@ extension Store {
     }
 
     /// The uploaded bytes of a job (nil once they have been dropped).
+    ///
+    /// An upload may be tens of megabytes, so reading it gets ten times the
+    /// database's timeout.
     public func payload(of lease: JobLease) async throws -> ByteBuffer? {
-        try await withConnection { connection in
+        try await withConnection(timeout: database.options.timeout * 10) { connection in
             let rows = try await connection.query("SELECT payload FROM jobs WHERE id = \(lease.jobID)", logger: logger)
             for try await payload in rows.decode(ByteBuffer?.self) { return payload }
             return nil

@@ -249,15 +249,19 @@ struct ChatCompletionsClientTests {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let start = ContinuousClock.now
         let soon = formatter.string(from: Date().addingTimeInterval(60))
         try await FakeChatCompletionsServer.withRunning(default: .error(503, message: "Maintenance", retryAfter: soon)) { server in
             let error = try await withClient(testConfiguration(server, totalTimeout: .seconds(5))) { client in
                 await completionError(client)
             }
+            // The date is a minute from `start`; however slow the machine, the
+            // delay is what is left of that minute (to the second the header keeps).
+            let elapsed = ContinuousClock.now - start
             let failure = try #require(error)
             #expect(failure.kind == .unavailable)
             let retryAfter = try #require(failure.retryAfter)
-            #expect(retryAfter > .seconds(55) && retryAfter <= .seconds(61))
+            #expect(retryAfter > .seconds(59) - elapsed - .seconds(1) && retryAfter <= .seconds(61), "\(retryAfter) after \(elapsed)")
             #expect(server.requestCount == 1)
         }
     }
