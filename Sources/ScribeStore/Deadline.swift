@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// A database use did not finish within its deadline.
@@ -45,12 +47,9 @@ func withDeadline<Result: Sendable>(
                     race.answer(.failure(error))
                 }
             }
-            let timer = Task {
-                do {
-                    try await Task.sleep(for: timeout)
-                } catch {
-                    return
-                }
+            // A timer on an event loop, not a sleeping task: it costs a heap entry,
+            // and this runs for every database call.
+            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
                 race.expire(DeadlineExceeded(timeout: timeout))
             }
             race.track(work: work, timer: timer)
@@ -99,7 +98,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
         var answered = false
         var disarmed = false
         var work: Task<Void, Never>?
-        var timer: Task<Void, Never>?
+        var timer: Scheduled<Void>?
     }
 
     private let state = Mutex(State())
@@ -117,7 +116,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
         return false
     }
 
-    func track(work: Task<Void, Never>, timer: Task<Void, Never>) {
+    func track(work: Task<Void, Never>, timer: Scheduled<Void>) {
         let answered = state.withLock { state -> Bool in
             state.work = work
             state.timer = timer
@@ -131,7 +130,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
     }
 
     func disarm() {
-        let timer = state.withLock { state -> Task<Void, Never>? in
+        let timer = state.withLock { state -> Scheduled<Void>? in
             state.disarmed = true
             return state.timer
         }
@@ -141,7 +140,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
     /// Answers the caller, unless it was answered already; true when this answer counted.
     @discardableResult
     func answer(_ result: Swift.Result<Result, any Error>) -> Bool {
-        typealias Taken = (continuation: CheckedContinuation<Result, any Error>?, timer: Task<Void, Never>?)
+        typealias Taken = (continuation: CheckedContinuation<Result, any Error>?, timer: Scheduled<Void>?)
         let taken = state.withLock { state -> Taken? in
             guard !state.answered else { return nil }
             state.answered = true
