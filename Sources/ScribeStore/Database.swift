@@ -138,7 +138,7 @@ public final class Database: Service, Sendable {
         // (and closed its connection) stops by itself soon after instead of
         // running on, and a transaction whose client vanished mid-way (a
         // network partition) does not hold its locks for ever.
-        let timeoutMilliseconds = options.timeout.components.seconds * 1000 + options.timeout.components.attoseconds / 1_000_000_000_000_000
+        let timeoutMilliseconds = TimeAmount(options.timeout).nanoseconds / 1_000_000
         configuration.options.additionalStartupParameters = [
             // The longest use is an upload's bytes read back: ten times the timeout.
             ("statement_timeout", "\(10 * timeoutMilliseconds)"),
@@ -155,32 +155,32 @@ public final class Database: Service, Sendable {
     /// Throws ``StoreError`` `.unavailable` at once while the database is
     /// unreachable, and when the server cannot be reached or does not answer
     /// in time; any other error is `body`'s own. At the deadline the
-    /// connection is closed, which ends its statement on the server too.
+    /// connection is closed (the server stops the statement by its own
+    /// `statement_timeout`, or when it next writes to the closed socket).
     public func withConnection<Result: Sendable>(
         timeout: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let pool = try usablePool()
-        do {
-            return try await withDeadline(timeout ?? options.timeout, abortable: inFlight) {
-                try await pool.withConnection { connection in
-                    try await Self.closingOnCancel(connection) { try await body(connection) }
-                }
-            }
-        } catch {
-            throw reportFailure(error)
-        }
+        try await lease(timeout: timeout ?? options.timeout) { connection, _ in try await body(connection) }
     }
 
     /// Leases a connection for a long-lived `body` (a `LISTEN`): leasing it
-    /// and `start` are bounded by ``Options/timeout``; what `body` does after
-    /// calling `started()` is not.
+    /// and what `body` does before calling `started()` are bounded by
+    /// ``Options/timeout``; what it does after is not.
     public func withLongLivedConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection, _ started: @escaping @Sendable () -> Void) async throws -> Result
     ) async throws -> Result {
+        try await lease(timeout: options.timeout, body)
+    }
+
+    /// Both of the above: a bounded, abortable lease of a pool connection.
+    private func lease<Result: Sendable>(
+        timeout: Duration,
+        _ body: @escaping @Sendable (PostgresConnection, _ disarm: @escaping @Sendable () -> Void) async throws -> Result
+    ) async throws -> Result {
         let pool = try usablePool()
         do {
-            return try await withDeadline(options.timeout, abortable: inFlight) { disarm in
+            return try await withDeadline(timeout, abortable: inFlight) { disarm in
                 try await pool.withConnection { connection in
                     try await Self.closingOnCancel(connection) { try await body(connection, disarm) }
                 }
@@ -192,7 +192,7 @@ public final class Database: Service, Sendable {
 
     /// Runs `body` on `connection`, closing the connection when the task is
     /// cancelled: postgres-nio has no way to cancel a statement in flight, and
-    /// closing the connection ends it (on the server too).
+    /// closing the connection is what ends the wait for it.
     private static func closingOnCancel<Result: Sendable>(
         _ connection: PostgresConnection,
         _ body: () async throws -> Result
@@ -398,12 +398,5 @@ extension Database {
             defer { group.cancelAll() }
             return try await body(database)
         }
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

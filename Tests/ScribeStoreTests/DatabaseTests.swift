@@ -43,18 +43,30 @@ import Testing
         }
     }
 
-    @Test func aUseWhoseConnectionClosesUnderItIsAnsweredByTheDeadline() async throws {
+    /// A database on the shared server with a 1 s deadline, its pool warmed
+    /// with one patient `SELECT 1`, so only the use under test meets the deadline.
+    static func withWarmDatabase(_ body: (Database) async throws -> Void) async throws {
         try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .seconds(1)), logger: Self.logger) { database in
-            let warm = try await Self.select(database)
+            let warm = try await select(database)
             #expect(warm == 1)
-            let (_, elapsed) = await Self.elapsed {
-                await #expect(performing: {
-                    try await database.withConnection { connection in
-                        try await connection.close()
-                        _ = try await connection.query("SELECT 1", logger: Self.logger).collect()
-                    }
-                }, throws: Self.isUnavailable)
-            }
+            try await body(database)
+        }
+    }
+
+    /// How long `use` took to fail with `.unavailable` (an expectation fails when it did otherwise).
+    static func timeToUnavailable(_ use: @escaping @Sendable (PostgresConnection) async throws -> Void, on database: Database) async -> Duration {
+        let (_, elapsed) = await elapsed {
+            await #expect(performing: { try await database.withConnection(use) }, throws: isUnavailable)
+        }
+        return elapsed
+    }
+
+    @Test func aUseWhoseConnectionClosesUnderItIsAnsweredByTheDeadline() async throws {
+        try await Self.withWarmDatabase { database in
+            let elapsed = await Self.timeToUnavailable({ connection in
+                try await connection.close()
+                _ = try await connection.query("SELECT 1", logger: Self.logger).collect()
+            }, on: database)
             // Without the deadline this never returns; the bound only says "it did".
             #expect(elapsed < .seconds(10), "answered by the deadline, not left hanging: \(elapsed)")
             // The pool lends a working connection next.
@@ -64,16 +76,10 @@ import Testing
     }
 
     @Test func aSlowStatementIsCutAtTheDeadlineAndTheDatabaseStaysUsable() async throws {
-        try await Database.withRunning(try await TestDatabase.shared(), options: .init(timeout: .seconds(1)), logger: Self.logger) { database in
-            let warm = try await Self.select(database)
-            #expect(warm == 1)
-            let (_, elapsed) = await Self.elapsed {
-                await #expect(performing: {
-                    try await database.withConnection { connection in
-                        _ = try await connection.query("SELECT pg_sleep(60)", logger: Self.logger).collect()
-                    }
-                }, throws: Self.isUnavailable)
-            }
+        try await Self.withWarmDatabase { database in
+            let elapsed = await Self.timeToUnavailable({ connection in
+                _ = try await connection.query("SELECT pg_sleep(60)", logger: Self.logger).collect()
+            }, on: database)
             #expect(elapsed < .seconds(20), "cut at the deadline, not after the minute asked: \(elapsed)")
             let next = try await Self.select(database)
             #expect(next == 1)

@@ -117,13 +117,7 @@ import Testing
             for key in uploads {
                 #expect(try await rig.count("SELECT count(*) FROM jobs WHERE idempotency_key = '\(key)'") == 1, "upload \(key)")
             }
-            #expect(try await rig.count("SELECT count(*) FROM jobs WHERE state <> 'succeeded'") == 0)
-            #expect(try await rig.count("SELECT count(*) FROM messages WHERE role = 'user' AND status <> 'done'") == 0)
-            #expect(
-                try await rig.count(
-                    "SELECT count(*) FROM messages u WHERE u.role = 'user' AND (SELECT count(*) FROM messages a WHERE a.reply_to = u.id) <> 1"
-                ) == 0
-            )
+            try await WorkerProcessTests.expectEveryJobAnsweredExactlyOnce(uploads.count, rig.client)
             #expect(try await rig.count("SELECT count(*) FROM messages WHERE role = 'user'") == uploads.count)
         }
     }
