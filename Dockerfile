@@ -50,12 +50,13 @@ RUN --mount=type=cache,target=/build/.build \
 FROM debian:bookworm-slim
 
 # libtesseract5 brings liblept5, libgomp1, libarchive13, libcurl4 and the
-# image codecs; poppler-utils provides pdfinfo, pdftotext, pdfimages and
+# image codecs; tesseract-ocr-osd is the orientation data that turns
+# sideways and upside-down pages upright; poppler-utils provides pdfinfo, pdftotext, pdfimages and
 # pdftoppm; ca-certificates lets the LLM client verify TLS.
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
     && apt-get -q install -y --no-install-recommends \
-        libtesseract5 liblept5 tesseract-ocr-eng tesseract-ocr-rus \
+        libtesseract5 liblept5 tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd \
         poppler-utils ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/*
 

@@ -4,7 +4,7 @@
 # Debian packages Scribe needs to build, test and run.
 SCRIBE_PACKAGES=(
   postgresql postgresql-contrib
-  pkg-config libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus
+  pkg-config libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd
   poppler-utils
 )
 

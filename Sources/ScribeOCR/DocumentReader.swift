@@ -2,17 +2,27 @@
 public struct RecognisedDocument: Sendable, Equatable {
     /// The document's text; PDF pages are separated by a blank line.
     public var text: String
+    /// How each page was read, in page order.
+    public var pages: [PageReading]
+
     /// The number of pages in the document (1 for an image or a text file).
-    public var pageCount: Int
+    public var pageCount: Int { pages.count }
     /// How many of those pages went through OCR (0 for text and text-layer PDF pages).
-    public var ocrPageCount: Int
+    public var ocrPageCount: Int { pages.count { $0.source == .ocr } }
 
     /// Creates a result.
-    public init(text: String, pageCount: Int, ocrPageCount: Int) {
+    public init(text: String, pages: [PageReading]) {
         self.text = text
-        self.pageCount = pageCount
-        self.ocrPageCount = ocrPageCount
+        self.pages = pages
     }
+}
+
+/// The text of one picture and how it was read.
+public struct RecognisedPage: Sendable, Equatable {
+    /// The recognised UTF-8 text, as Tesseract lays it out (may be empty).
+    public var text: String
+    /// What was done to read it; its `number` is 1 until the caller places it in a document.
+    public var reading: PageReading
 }
 
 /// Turns an uploaded file into text: OCR for images, the text layer (and OCR
@@ -45,12 +55,14 @@ public struct DocumentReader: Sendable {
         case .plainText:
             var text = String(decoding: bytes, as: UTF8.self)
             if text.first == "\u{FEFF}" { text.removeFirst() }
-            document = RecognisedDocument(text: text, pageCount: 1, ocrPageCount: 0)
+            document = RecognisedDocument(text: text, pages: [PageReading(number: 1, source: .plainText)])
         case .pdf:
             document = try await PDFReader(pool: pool, configuration: configuration).read(bytes)
         case .png, .jpeg, .tiff, .webp, .gif, .bmp:
-            let text = try await pool.recognize(imageBytes: bytes)
-            document = RecognisedDocument(text: text.trimmedWhitespace, pageCount: 1, ocrPageCount: 1)
+            // Leptonica applies a TIFF's orientation tag itself; a JPEG's EXIF it ignores.
+            let orientation = kind == .jpeg ? EXIFOrientation(jpeg: bytes) : nil
+            let page = try await pool.recognize(imageBytes: bytes, orientation: orientation)
+            document = RecognisedDocument(text: page.text.trimmedWhitespace, pages: [page.reading])
         }
         guard !document.text.trimmedWhitespace.isEmpty else { throw .empty }
         return document

@@ -58,7 +58,7 @@ public final class OCREnginePool: Sendable {
         logger.info("OCR engines started", metadata: ["engines": "\(count)", "languages": "\(configuration.languages)"])
     }
 
-    /// Recognises the text in one encoded image.
+    /// Recognises the text in one encoded image, turned upright first.
     ///
     /// The image is decoded inside the engine's thread, refused if it has
     /// more than ``OCRConfiguration/maxPixelsPerImage`` pixels, and given up on
@@ -67,24 +67,26 @@ public final class OCREnginePool: Sendable {
     ///
     /// - Parameters:
     ///   - imageBytes: An encoded image in any format Leptonica reads (PNG, JPEG, TIFF, WebP, GIF, BMP, PNM).
-    ///   - sourceResolution: The image's dpi if the caller knows it (e.g. a
-    ///     rendered PDF page); the image's own credible dpi wins, and 300 is
-    ///     used when neither is known.
-    /// - Returns: The recognised UTF-8 text, as Tesseract lays it out.
-    public func recognize(imageBytes: [UInt8], sourceResolution: Int? = nil) async throws(OCRError) -> String {
+    ///   - orientation: A JPEG's EXIF orientation (``EXIFOrientation/init(jpeg:)``), applied before anything else.
+    ///   - sourceResolution: The image's dpi if the caller knows it (a PDF
+    ///     page's scan or its rendering); it wins over the dpi the image
+    ///     states (a camera JPEG often says 72), and 300 is used when neither is known.
+    /// - Returns: The recognised text and how the page was read (its number is 1).
+    public func recognize(imageBytes: [UInt8], orientation: EXIFOrientation? = nil, sourceResolution: Int? = nil) async throws(OCRError) -> RecognisedPage {
         let engine = try await checkout.acquire()
         defer { checkout.release(engine) }
         let configuration = self.configuration
         let started = ContinuousClock.now
         do {
-            let text = try await threadPool.runIfActive {
-                try engine.recognize(imageBytes, sourceResolution: sourceResolution, configuration: configuration)
+            let page = try await threadPool.runIfActive {
+                try engine.recognize(imageBytes, orientation: orientation, sourceResolution: sourceResolution, configuration: configuration)
             }
             logger.debug("OCR finished", metadata: [
                 "engine": "\(engine.id)", "bytes": "\(imageBytes.count)",
-                "characters": "\(text.count)", "duration": "\(ContinuousClock.now - started)",
+                "characters": "\(page.text.count)", "rotation": "\(page.reading.rotation)",
+                "confidence": "\(page.reading.confidence ?? 0)", "duration": "\(ContinuousClock.now - started)",
             ])
-            return text
+            return page
         } catch let error as OCRError {
             logger.debug("OCR failed", metadata: ["engine": "\(engine.id)", "error": "\(error)"])
             throw error
@@ -96,7 +98,7 @@ public final class OCREnginePool: Sendable {
     /// Waits for in-flight recognitions, ends every engine and stops the threads.
     ///
     /// Requests waiting for an engine fail with ``OCRError/Kind/engineUnavailable``,
-    /// as does every later ``recognize(imageBytes:sourceResolution:)``.
+    /// as does every later ``recognize(imageBytes:orientation:sourceResolution:)``.
     /// Calling it again does nothing.
     public func shutdown() async {
         let engines = await checkout.close()

@@ -81,3 +81,31 @@ struct TemporaryFile {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+/// A private folder (unique name, mode 0700) for tools that write files,
+/// such as `pdfimages`; its owner removes it with everything in it.
+struct TemporaryFolder {
+    let path: String
+
+    init() throws(OCRError) {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-ocr-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw OCRError(.engineUnavailable, "Could not create a temporary folder for the PDF's images.")
+        }
+    }
+
+    /// The names of the files in the folder, sorted.
+    func files() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    func contents(of name: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path + "/" + name).map { [UInt8]($0) }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

@@ -2,6 +2,12 @@
 /// `pdfimages`, `pdftoppm` from poppler-utils): the text layer first, and OCR
 /// only for pages that have none (scans).
 ///
+/// A scanned page that is one full-page raster image is recognised from
+/// that image, extracted as stored (a JPEG's own bytes, anything else as
+/// lossless PNG) at its native resolution: rendering a 150 ppi scan at 300
+/// dpi is a blurry 2× upsample. Every other scanned page is rendered at
+/// ``OCRConfiguration/pdfRenderDPI``.
+///
 /// Every tool runs through swift-subprocess (asynchronously, no thread is
 /// blocked) and is killed when it exceeds the page time budget.
 struct PDFReader: Sendable {
@@ -17,9 +23,20 @@ struct PDFReader: Sendable {
         let scannedPages = (1...info.pageCount).filter { textLayer[$0 - 1].trimmedWhitespace.isEmpty }
         let recognised = try await recognise(scannedPages, of: file.path, info: info)
 
-        let pages = (1...info.pageCount).map { recognised[$0] ?? textLayer[$0 - 1] }
-        let text = pages.map(\.trimmedWhitespace).filter { !$0.isEmpty }.joined(separator: "\n\n")
-        return RecognisedDocument(text: text, pageCount: info.pageCount, ocrPageCount: scannedPages.count)
+        var texts: [String] = []
+        var readings: [PageReading] = []
+        for number in 1...info.pageCount {
+            if var page = recognised[number] {
+                page.reading.number = number
+                texts.append(page.text)
+                readings.append(page.reading)
+            } else {
+                texts.append(textLayer[number - 1])
+                readings.append(PageReading(number: number, source: .textLayer))
+            }
+        }
+        let text = texts.map(\.trimmedWhitespace).filter { !$0.isEmpty }.joined(separator: "\n\n")
+        return RecognisedDocument(text: text, pages: readings)
     }
 
     // MARK: - Steps
@@ -67,12 +84,12 @@ struct PDFReader: Sendable {
 
     /// OCRs the scanned pages, at most as many at once as the pool has engines,
     /// so rendering the next page overlaps recognising the current one.
-    private func recognise(_ pages: [Int], of path: String, info: PageInfo) async throws(OCRError) -> [Int: String] {
+    private func recognise(_ pages: [Int], of path: String, info: PageInfo) async throws(OCRError) -> [Int: RecognisedPage] {
         guard !pages.isEmpty else { return [:] }
         let width = max(1, pool.configuration.engineCount)
-        return try await withTaskGroup(of: (Int, Result<String, OCRError>).self) { group in
+        return try await withTaskGroup(of: (Int, Result<RecognisedPage, OCRError>).self) { group in
             var waiting = pages[...]
-            var texts: [Int: String] = [:]
+            var texts: [Int: RecognisedPage] = [:]
             for _ in 0..<min(width, waiting.count) {
                 let page = waiting.removeFirst()
                 group.addTask { (page, await self.recognisePage(page, of: path, info: info)) }
@@ -83,7 +100,7 @@ struct PDFReader: Sendable {
                     texts[page] = text
                 case .failure(let error):
                     group.cancelAll()
-                    return Result<[Int: String], OCRError>.failure(error)
+                    return Result<[Int: RecognisedPage], OCRError>.failure(error)
                 }
                 if let next = waiting.popFirst() {
                     group.addTask { (next, await self.recognisePage(next, of: path, info: info)) }
@@ -93,13 +110,20 @@ struct PDFReader: Sendable {
         }.get()
     }
 
-    /// Renders one page to an 8-bit grey PGM with `pdftoppm` (3–4× faster than
-    /// PNG) and recognises it, telling Tesseract the rendering dpi.
-    private func recognisePage(_ page: Int, of path: String, info: PageInfo) async -> Result<String, OCRError> {
+    /// Recognises one scanned page: from its one full-page image when it has
+    /// one that decodes, else from a rendering.
+    private func recognisePage(_ page: Int, of path: String, info: PageInfo) async -> Result<RecognisedPage, OCRError> {
         do throws(OCRError) {
             let size = info.pageSizes[page] ?? (width: 612, height: 792)
-            let native = await scanResolution(page: page, of: path)
-            let dpi = try renderDPI(page: page, width: size.width, height: size.height, scanResolution: native)
+            if let scan = await fullPageScan(page: page, of: path, size: size),
+               let image = await extractImage(page: page, of: path) {
+                do {
+                    return .success(try await pool.recognize(imageBytes: image, sourceResolution: scan.ppi))
+                } catch where error.kind == .unreadableImage {
+                    // An encoding Leptonica cannot decode (a CMYK JPEG, say): render the page instead.
+                }
+            }
+            let dpi = try renderDPI(page: page, width: size.width, height: size.height)
             let pixels = Self.pixels(points: size.width, dpi: dpi) * Self.pixels(points: size.height, dpi: dpi)
             let image = try await runTool(
                 "pdftoppm", ["-r", "\(dpi)", "-gray", "-f", "\(page)", "-l", "\(page)", path],
@@ -112,29 +136,66 @@ struct PDFReader: Sendable {
         }
     }
 
-    /// The resolution of the largest image on the page (the scan), from
-    /// `pdfimages -list`, or `nil` when the page has none or the tool fails.
-    private func scanResolution(page: Int, of path: String) async -> Int? {
+    /// One image as `pdfimages -list` describes it.
+    struct ListedImage: Equatable {
+        /// `image`, `mask`, `smask` or `stencil`.
+        var type: String
+        var width: Int
+        var height: Int
+        var xPPI: Int
+        var yPPI: Int
+    }
+
+    /// The page's scan when the page is exactly one raster image covering it
+    /// (within 3 % each way, either way round) at an even, credible resolution
+    /// and within the pixel limit; else `nil`.
+    private func fullPageScan(page: Int, of path: String, size: (width: Double, height: Double)) async -> (image: ListedImage, ppi: Int)? {
         guard let output = try? await runTool(
             "pdfimages", ["-list", "-f", "\(page)", "-l", "\(page)", path],
             outputLimit: 1024 * 1024,
             failure: OCRError(.invalidPDF, "")
         ) else { return nil }
-        return Self.parseScanResolution(String(decoding: output, as: UTF8.self))
+        let images = Self.parseImageList(String(decoding: output, as: UTF8.self))
+        return Self.fullPageScan(images, pageWidth: size.width, pageHeight: size.height, pixelLimit: pool.configuration.maxPixelsPerImage)
     }
 
-    /// The dpi to render a scanned page at.
-    ///
-    /// A scan is rendered at its own resolution when that is below
-    /// ``OCRConfiguration/pdfRenderDPI``: resampling it up only blurs it
-    /// (measured on the fixtures as 100–150 ppi scans: up to 7 % CER when
-    /// rendered at 300 dpi, 0 % at their own resolution). Pages without a scan use
-    /// `pdfRenderDPI`. Pages too large for the pixel limit are rendered at
-    /// a lower dpi, down to 70.
-    private func renderDPI(page: Int, width: Double, height: Double, scanResolution: Int?) throws(OCRError) -> Int {
+    static func fullPageScan(_ images: [ListedImage], pageWidth: Double, pageHeight: Double, pixelLimit: Int) -> (image: ListedImage, ppi: Int)? {
+        guard images.count == 1, let image = images.first, image.type == "image",
+              image.xPPI > 0, image.yPPI > 0,
+              abs(image.xPPI - image.yPPI) * 50 <= max(image.xPPI, image.yPPI),
+              (70...2400).contains(image.xPPI),
+              image.width * image.height <= pixelLimit
+        else { return nil }
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 0.03 * max(a, b) }
+        let width = Double(image.width) / Double(image.xPPI) * 72
+        let height = Double(image.height) / Double(image.yPPI) * 72
+        let upright = close(width, pageWidth) && close(height, pageHeight)
+        let sideways = close(width, pageHeight) && close(height, pageWidth)
+        guard upright || sideways else { return nil }
+        return (image, image.xPPI)
+    }
+
+    /// The page's image as stored: `pdfimages -j -png` writes a JPEG's own
+    /// bytes and decodes anything else (Flate, CCITT, JBIG2, ...) to a
+    /// lossless PNG, pixel for pixel. `nil` when the tool fails.
+    private func extractImage(page: Int, of path: String) async -> [UInt8]? {
+        guard let folder = try? TemporaryFolder() else { return nil }
+        defer { folder.remove() }
+        guard (try? await runTool(
+            "pdfimages", ["-j", "-png", "-f", "\(page)", "-l", "\(page)", path, folder.path + "/page"],
+            outputLimit: 64 * 1024,
+            failure: OCRError(.invalidPDF, "")
+        )) != nil else { return nil }
+        let written = folder.files()
+        guard written.count == 1 else { return nil }
+        return folder.contents(of: written[0])
+    }
+
+    /// The dpi to render a scanned page at: ``OCRConfiguration/pdfRenderDPI``,
+    /// lowered (down to 70) for pages too large for the pixel limit.
+    private func renderDPI(page: Int, width: Double, height: Double) throws(OCRError) -> Int {
         let limit = pool.configuration.maxPixelsPerImage
         var dpi = configuration.pdfRenderDPI
-        if let scanResolution { dpi = min(dpi, max(70, scanResolution)) }
         if Self.pixels(points: width, dpi: dpi) * Self.pixels(points: height, dpi: dpi) > limit {
             dpi = Int((Double(limit) / (width * height)).squareRoot() * 72) - 1
         }
@@ -168,21 +229,16 @@ struct PDFReader: Sendable {
         return info
     }
 
-    /// From `pdfimages -list` rows (`page num type width height color comp
-    /// bpc enc interp object ID x-ppi y-ppi size ratio`), the lower ppi of
-    /// the image with the most pixels.
-    static func parseScanResolution(_ text: String) -> Int? {
-        var best: (pixels: Int, ppi: Int)?
-        for line in text.split(separator: "\n") {
+    /// The rows of `pdfimages -list` (`page num type width height color comp
+    /// bpc enc interp object ID x-ppi y-ppi size ratio`).
+    static func parseImageList(_ text: String) -> [ListedImage] {
+        text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            guard fields.count >= 14, Int(fields[0]) != nil, fields[2] == "image",
+            guard fields.count >= 14, Int(fields[0]) != nil,
                   let width = Int(fields[3]), let height = Int(fields[4]),
-                  let xPPI = Int(fields[12]), let yPPI = Int(fields[13]), min(xPPI, yPPI) > 0
-            else { continue }
-            if width * height > best?.pixels ?? 0 {
-                best = (width * height, min(xPPI, yPPI))
-            }
+                  let xPPI = Int(fields[12]), let yPPI = Int(fields[13])
+            else { return nil }
+            return ListedImage(type: String(fields[2]), width: width, height: height, xPPI: xPPI, yPPI: yPPI)
         }
-        return best?.ppi
     }
 }

@@ -34,18 +34,64 @@ public struct Attachment: Sendable, Hashable, Codable {
     public var filename: String
     public var contentType: String
     public var size: Int
+    /// The number of pages, once the file has been read.
     public var pages: Int?
+    /// How each page was read, once the file has been read.
+    public var pageDetails: [AttachmentPage]?
 
-    public init(filename: String, contentType: String, size: Int, pages: Int? = nil) {
+    public init(filename: String, contentType: String, size: Int, pages: Int? = nil, pageDetails: [AttachmentPage]? = nil) {
         self.filename = filename
         self.contentType = contentType
         self.size = size
         self.pages = pages
+        self.pageDetails = pageDetails
     }
 
     enum CodingKeys: String, CodingKey {
         case filename, size, pages
         case contentType = "content_type"
+        case pageDetails = "page_details"
+    }
+}
+
+/// How one page of an attachment was read, as stored with the message and
+/// shown by the API (keys in snake_case).
+public struct AttachmentPage: Sendable, Hashable, Codable {
+    /// The page's number, from 1.
+    public var page: Int
+    /// `text_layer` (a PDF's own text), `ocr` or `plain_text`.
+    public var source: String
+    /// Degrees the picture was turned clockwise to read it upright: 0, 90, 180 or 270.
+    public var rotation: Int
+    /// Degrees of skew straightened before recognition.
+    public var skew: Double
+    /// The resolution the picture was recognised at, in dots per inch; null for text.
+    public var dpi: Int?
+    /// Tesseract's mean word confidence, 0–100; null for text.
+    public var confidence: Int?
+    /// A sentence for a person when the page was hard to read, else null.
+    public var warning: String?
+
+    public init(page: Int, source: String, rotation: Int, skew: Double, dpi: Int?, confidence: Int?, warning: String?) {
+        self.page = page
+        self.source = source
+        self.rotation = rotation
+        self.skew = skew
+        self.dpi = dpi
+        self.confidence = confidence
+        self.warning = warning
+    }
+
+    /// Encodes every key, with explicit nulls, so clients see a stable shape.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(page, forKey: .page)
+        try container.encode(source, forKey: .source)
+        try container.encode(rotation, forKey: .rotation)
+        try container.encode(skew, forKey: .skew)
+        try container.encode(dpi, forKey: .dpi)
+        try container.encode(confidence, forKey: .confidence)
+        try container.encode(warning, forKey: .warning)
     }
 }
 

@@ -186,9 +186,12 @@ extension Store {
     // MARK: Outcomes
 
     /// Stores the recognised text on the job and on its message (the OCR
-    /// checkpoint) and moves both to the `llm` stage. Throws `.leaseLost`
-    /// when the lease no longer holds.
-    public func checkpointOCR(_ lease: JobLease, text: String, pageCount: Int) async throws {
+    /// checkpoint), with the page count and how each page was read on the
+    /// message's attachment, and moves both to the `llm` stage. Throws
+    /// `.leaseLost` when the lease no longer holds.
+    public func checkpointOCR(_ lease: JobLease, text: String, pages: [AttachmentPage]) async throws {
+        let pageCount = pages.count
+        let details = Self.json(pages)
         try await withConnection { connection in
             let rows = try await connection.query(
                 """
@@ -199,7 +202,8 @@ extension Store {
                 ), message AS (
                     UPDATE messages m SET document_text = \(text), stage = 'llm', updated_at = now(),
                            attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
-                                         THEN jsonb_set(m.attachments, '{0,pages}', to_jsonb(\(pageCount)::int))
+                                         THEN jsonb_set(m.attachments, '{0}', m.attachments->0
+                                              || jsonb_build_object('pages', \(pageCount)::int, 'page_details', \(details)::jsonb))
                                          ELSE m.attachments END
                     FROM job WHERE m.id = job.message_id
                 )

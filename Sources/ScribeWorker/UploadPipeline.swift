@@ -71,7 +71,7 @@ public struct UploadPipeline: JobHandler {
             }
             throw JobError.retryable("\(error.kind): \(error.message)", userMessage: "\(filename) could not be read right now.")
         }
-        try await store.checkpointOCR(job.lease, text: document.text, pageCount: document.pageCount)
+        try await store.checkpointOCR(job.lease, text: document.text, pages: document.pages.map(AttachmentPage.init))
         return document.text
     }
 
@@ -87,5 +87,20 @@ public struct UploadPipeline: JobHandler {
             }
             throw JobError.permanent("llm \(error.kind): \(error.message)", userMessage: userMessage)
         }
+    }
+}
+
+extension AttachmentPage {
+    /// How a page was read, in the shape stored with the message.
+    init(_ reading: PageReading) {
+        self.init(
+            page: reading.number,
+            source: reading.source.rawValue,
+            rotation: reading.rotation,
+            skew: reading.skew,
+            dpi: reading.resolution,
+            confidence: reading.confidence,
+            warning: reading.warning
+        )
     }
 }

@@ -11,7 +11,7 @@ extension OCRTests {
             let texts = try await withPool(OCRConfiguration(engineCount: 2)) { pool in
                 try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<8 {
-                        group.addTask { try await pool.recognize(imageBytes: image) }
+                        group.addTask { try await pool.recognize(imageBytes: image).text }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
@@ -49,7 +49,7 @@ extension OCRTests {
             let results = await withTaskGroup(of: Result<String, OCRError>.self) { group in
                 for _ in 0..<4 {
                     group.addTask { () async -> Result<String, OCRError> in
-                        do throws(OCRError) { return .success(try await pool.recognize(imageBytes: image)) }
+                        do throws(OCRError) { return .success(try await pool.recognize(imageBytes: image).text) }
                         catch { return .failure(error) }
                     }
                 }

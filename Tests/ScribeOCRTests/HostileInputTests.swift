@@ -86,7 +86,7 @@ extension OCRTests {
             }
             #expect(error?.kind == .emptyDocument)
             let text = try await reader.read(Array("Привет\nworld".utf8), kind: .plainText)
-            #expect(text == RecognisedDocument(text: "Привет\nworld", pageCount: 1, ocrPageCount: 0))
+            #expect(text == RecognisedDocument(text: "Привет\nworld", pages: [PageReading(number: 1, source: .plainText)]))
         }
 
         @Test("A page over its time budget times out")

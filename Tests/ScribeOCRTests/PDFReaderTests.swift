@@ -71,8 +71,8 @@ extension OCRTests {
             #expect(info.pageSizes[2]?.height == 204.48)
         }
 
-        @Test("pdfimages -list gives the resolution of the largest image")
-        func parsesScanResolution() {
+        @Test("pdfimages -list rows are read, and only one full-page image counts as the page's scan")
+        func decidesWhatIsAFullPageScan() {
             let list = """
                 page   num  type   width height color comp bpc  enc interp  object ID x-ppi y-ppi size ratio
                 --------------------------------------------------------------------------------------------
@@ -80,8 +80,23 @@ extension OCRTests {
                    1     1 image    2480  3508  gray    1   8  image  no         7  0   300   299 1.2M  14%
                    1     2 smask    2480  3508  gray    1   8  image  no         8  0   300   300 1.2M  14%
                 """
-            #expect(PDFReader.parseScanResolution(list) == 299)
-            #expect(PDFReader.parseScanResolution("") == nil)
+            let images = PDFReader.parseImageList(list)
+            #expect(images.count == 3)
+            #expect(images[1] == PDFReader.ListedImage(type: "image", width: 2480, height: 3508, xPPI: 300, yPPI: 299))
+            #expect(PDFReader.parseImageList("").isEmpty)
+
+            let a4 = (width: 595.28, height: 841.89)
+            let limit = 40_000_000
+            // One A4 scan at 300 ppi: its own resolution.
+            #expect(PDFReader.fullPageScan([images[1]], pageWidth: a4.width, pageHeight: a4.height, pixelLimit: limit)?.ppi == 300)
+            // The same scan placed sideways (a page with /Rotate, or a landscape scan on a portrait page).
+            #expect(PDFReader.fullPageScan([images[1]], pageWidth: a4.height, pageHeight: a4.width, pixelLimit: limit) != nil)
+            // Two images, an image with a soft mask, a logo, a stretched image, too many pixels: rendered instead.
+            #expect(PDFReader.fullPageScan(Array(images[1...2]), pageWidth: a4.width, pageHeight: a4.height, pixelLimit: limit) == nil)
+            #expect(PDFReader.fullPageScan([images[0]], pageWidth: a4.width, pageHeight: a4.height, pixelLimit: limit) == nil)
+            let stretched = PDFReader.ListedImage(type: "image", width: 2480, height: 1754, xPPI: 300, yPPI: 150)
+            #expect(PDFReader.fullPageScan([stretched], pageWidth: a4.width, pageHeight: a4.height, pixelLimit: limit) == nil)
+            #expect(PDFReader.fullPageScan([images[1]], pageWidth: a4.width, pageHeight: a4.height, pixelLimit: 1_000_000) == nil)
         }
     }
 }

@@ -23,20 +23,36 @@ public enum Fixtures {
         return conventional
     }()
 
-    /// The file names of every image and PDF fixture, e.g. `letter_ru.png`.
-    public static let documents: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { ["png", "jpg", "jpeg", "pdf"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-    }()
+    /// The pages as people send them, beside the clean ones: rotated,
+    /// EXIF-sideways, scanned PDFs, uneven light (`<fixtures>/scans`).
+    public static let scanDirectory: URL = directory.deletingLastPathComponent().appendingPathComponent("scans")
 
+    /// The file names of every clean image and PDF fixture, e.g. `letter_ru.png`.
+    public static let documents: [String] = documents(in: directory)
+
+    /// The file names of every scan fixture, e.g. `invoice_rot90.png`.
+    public static let scans: [String] = documents(in: scanDirectory)
+
+    /// A fixture's bytes, from the clean fixtures or else the scans.
     public static func bytes(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+        [UInt8](try Data(contentsOf: url(of: name)))
     }
 
-    /// The expected text for a fixture: `NAME.txt` next to `NAME.ext`.
+    /// The expected text for a fixture: `NAME.txt` next to `NAME.ext` (a
+    /// PDF's pages joined by a line break).
     public static func expectedText(for name: String) throws -> String {
         let base = (name as NSString).deletingPathExtension
-        return try String(contentsOf: directory.appendingPathComponent(base + ".txt"), encoding: .utf8)
+        return try String(contentsOf: url(of: name).deletingLastPathComponent().appendingPathComponent(base + ".txt"), encoding: .utf8)
+    }
+
+    private static func url(of name: String) -> URL {
+        let clean = directory.appendingPathComponent(name)
+        return FileManager.default.fileExists(atPath: clean.path) ? clean : scanDirectory.appendingPathComponent(name)
+    }
+
+    private static func documents(in folder: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { ["png", "jpg", "jpeg", "tif", "tiff", "pdf"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
     }
 
     private static func isDirectory(_ url: URL) -> Bool {

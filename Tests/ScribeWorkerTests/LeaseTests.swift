@@ -45,7 +45,7 @@ import Testing
             await #expect(throws: StoreError.self) {
                 try await store.completeUpload(slow.lease, answer: "late answer", metadata: .init(), dropPayload: true)
             }
-            await #expect(throws: StoreError.self) { try await store.checkpointOCR(slow.lease, text: "x", pageCount: 1) }
+            await #expect(throws: StoreError.self) { try await store.checkpointOCR(slow.lease, text: "x", pages: [AttachmentPage(page: 1, source: "ocr", rotation: 0, skew: 0, dpi: 300, confidence: 90, warning: nil)]) }
             await #expect(throws: StoreError.self) { try await store.retryJob(slow.lease, error: "e", userError: "e", delay: .zero) }
             // …even a worker that reuses its id, because the attempt differs.
             let sameWorkerOldAttempt = JobLease(jobID: fast.lease.jobID, workerID: "fast", attempt: 1)
@@ -104,7 +104,7 @@ import Testing
     @Test func retriesWaitTheirBackoffAndKeepTheCheckpoint() async throws {
         try await Self.withQueuedJobs(1) { store, enqueued in
             let first = try #require(try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(30)).first)
-            try await store.checkpointOCR(first.lease, text: "recognised", pageCount: 1)
+            try await store.checkpointOCR(first.lease, text: "recognised", pages: [AttachmentPage(page: 1, source: "ocr", rotation: 0, skew: 0, dpi: 300, confidence: 90, warning: nil)])
             #expect(try await store.retryJob(first.lease, error: "llm 503", userError: "busy", delay: .milliseconds(300)) == .available)
             #expect(try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
             try await Task.sleep(for: .milliseconds(400))

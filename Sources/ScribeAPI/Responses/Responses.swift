@@ -78,7 +78,10 @@ struct MessageResponse: ResponseEncodable {
         var filename: String
         var contentType: String
         var size: Int
+        /// The number of pages, once the file has been read.
         var pages: Int?
+        /// How each page was read (source, rotation, skew, dpi, confidence, warning), once it has been.
+        var pageDetails: [AttachmentPage]?
     }
 
     var id: String
@@ -106,7 +109,7 @@ struct MessageResponse: ResponseEncodable {
         error = message.error
         replyTo = message.replyTo?.lowercasedString
         attachments = message.attachments.map {
-            AttachmentResponse(filename: $0.filename, contentType: $0.contentType, size: $0.size, pages: $0.pages)
+            AttachmentResponse(filename: $0.filename, contentType: $0.contentType, size: $0.size, pages: $0.pages, pageDetails: $0.pageDetails)
         }
         metadata = message.metadata.isEmpty ? nil : message.metadata
         createdAt = message.createdAt.rfc3339
