@@ -10,6 +10,12 @@ struct PDFBuilder {
         case text(String)
         /// A page that is only a grey image of the fixture, scanned at `ppi`.
         case scan(fixture: String, ppi: Double)
+        /// A page that is only a JPEG of the picture (as phone-scanner apps
+        /// make them), placed at `ppi`.
+        case photo(Picture, ppi: Double)
+        /// The picture at `ppi` with a small second image (a logo) in a
+        /// corner: not one full-page image, so the page is rendered.
+        case withLogo(Picture, ppi: Double)
         /// A page with nothing on it.
         case blank
     }
@@ -30,6 +36,21 @@ struct PDFBuilder {
                 objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(pixelWidth) /Height \(pixelHeight) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
                 resources += " /XObject << /Im0 \(objects.count) 0 R >>"
                 content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+            case .photo(let picture, let ppi):
+                let jpeg = try picture.jpeg()
+                (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
+                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(picture.width) /Height \(picture.height) /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length \(jpeg.count) >>\nstream\n".utf8) + jpeg + Array("\nendstream".utf8))
+                resources += " /XObject << /Im0 \(objects.count) 0 R >>"
+                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+            case .withLogo(let picture, let ppi):
+                let grey = picture.greyRows()
+                (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
+                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(picture.width) /Height \(picture.height) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
+                let scan = objects.count
+                let logo = [UInt8](repeating: 128, count: 16 * 16)
+                objects.append(Array("<< /Type /XObject /Subtype /Image /Width 16 /Height 16 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(logo.count) >>\nstream\n".utf8) + logo + Array("\nendstream".utf8))
+                resources += " /XObject << /Im0 \(scan) 0 R /Im1 \(objects.count) 0 R >>"
+                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q q 8 0 0 8 2 2 cm /Im1 Do Q"
             case .blank:
                 break
             }
