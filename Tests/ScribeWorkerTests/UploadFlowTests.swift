@@ -17,7 +17,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Fixtures.documents)
+    @Test(arguments: Fixtures.documents + Fixtures.scans)
     func everyFixtureGoesUploadToDone(_ name: String) async throws {
         try await withPipeline { api in
             let (token, _) = try await api.registerUser()
@@ -36,9 +36,27 @@ import Testing
             #expect(cer <= 0.02, "\(name): CER \(cer)")
             if name.contains("_ru") { #expect(containsCyrillic(text)) }
 
+            // How each page was read is shown with the message, and the same in the history.
+            let attachment = try #require((message["attachments"] as? [[String: Any]])?.first)
+            let details = try #require(attachment["page_details"] as? [[String: Any]], "\(attachment)")
+            #expect(attachment["pages"] as? Int == details.count)
+            #expect(details.map { $0["page"] as? Int } == Array(1...details.count).map { $0 })
+            for page in details {
+                #expect(["ocr", "text_layer"].contains(page["source"] as? String), "\(page)")
+                #expect([0, 90, 180, 270].contains(page["rotation"] as? Int), "\(page)")
+                #expect(Set(page.keys) == ["page", "source", "rotation", "skew", "dpi", "confidence", "warning"], "\(page)")
+                if page["source"] as? String == "ocr" {
+                    #expect((page["confidence"] as? Int ?? 0) >= 50, "\(page)")
+                    #expect(page["dpi"] as? Int != nil, "\(page)")
+                }
+            }
+            if name == "letter_rot180.png" { #expect(details.first?["rotation"] as? Int == 180) }
+
             let history = try await api.send(.get, "/v1/conversations/\(conversation)/messages", token: token)
             #expect(history.items.map { $0["role"] as? String } == ["user", "assistant"])
             #expect(history.items.last?["reply_to"] as? String == messageID)
+            let shown = (history.items.first?["attachments"] as? [[String: Any]])?.first?["page_details"] as? [[String: Any]]
+            #expect(shown?.count == details.count)
 
             let job = try await api.send(.get, "/v1/jobs/\(try #require(upload["job_id"] as? String))", token: token)
             #expect(job["state"] as? String == "succeeded")
