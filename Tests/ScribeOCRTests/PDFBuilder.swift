@@ -43,7 +43,7 @@ struct PDFBuilder {
                 resources += " /XObject << /Im0 \(objects.count) 0 R >>"
                 content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
             case .withLogo(let picture, let ppi):
-                let grey = picture.greyRows()
+                let grey = try picture.greyRows()
                 (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
                 objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(picture.width) /Height \(picture.height) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
                 let scan = objects.count
@@ -77,36 +77,9 @@ struct PDFBuilder {
         return pdf
     }
 
-    /// A fixture's pixels as 8-bit grey rows, via Leptonica's PGM writer.
+    /// A fixture's pixels as 8-bit grey rows.
     private static func greyPixels(_ fixture: String) throws -> (Int, Int, [UInt8]) {
-        let bytes = try Fixtures.bytes(fixture)
-        var pix = bytes.withUnsafeBufferPointer { pixReadMem($0.baseAddress, $0.count) }
-        defer { pixDestroy(&pix) }
-        var grey = pixConvertTo8(pix, 0)
-        defer { pixDestroy(&grey) }
-        var data: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        try #require(pixWriteMem(&data, &size, grey, Int32(IFF_PNM)) == 0)
-        defer { free(data) }
-        let pgm = Array(UnsafeBufferPointer(start: try #require(data), count: size))
-        // "P5", width, height, maxval, separated by whitespace; '#' starts a comment line.
-        var tokens: [String] = []
-        var index = 0
-        while tokens.count < 4 {
-            if pgm[index] == UInt8(ascii: "#") {
-                while pgm[index] != UInt8(ascii: "\n") { index += 1 }
-            } else if pgm[index] == 0x20 || pgm[index] == 0x0A || pgm[index] == 0x0D || pgm[index] == 0x09 {
-                index += 1
-            } else {
-                let start = index
-                while ![0x20, 0x0A, 0x0D, 0x09].contains(pgm[index]) { index += 1 }
-                tokens.append(String(decoding: pgm[start..<index], as: UTF8.self))
-            }
-        }
-        let width = try #require(Int(tokens[1]))
-        let height = try #require(Int(tokens[2]))
-        let pixels = Array(pgm[(index + 1)...])
-        try #require(tokens[0] == "P5" && pixels.count == width * height)
-        return (width, height, pixels)
+        let picture = try Picture.fixture(fixture)
+        return (picture.width, picture.height, try picture.greyRows())
     }
 }

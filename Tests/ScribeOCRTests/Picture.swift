@@ -67,19 +67,21 @@ final class Picture {
         }
     }
 
-    /// Lit unevenly: every grey value scaled by the light's factor at that point.
+    /// Lit unevenly: every grey value scaled by the light's factor at that
+    /// point. Leptonica does the pixel work (a loop over every pixel in a
+    /// debug build would hold a cooperative thread for a second).
     func lit(_ light: Light) throws -> Picture {
-        let copy = try Picture(pixCopy(nil, pix))
-        let (width, height) = (copy.width, copy.height)
-        for y in 0..<height {
-            for x in 0..<width {
-                var value: UInt32 = 0
-                pixGetPixel(copy.pix, Int32(x), Int32(y), &value)
-                let factor = light.factor(x: Double(x) / Double(width), y: Double(y) / Double(height))
-                pixSetPixel(copy.pix, Int32(x), Int32(y), UInt32(Double(value) * factor))
+        // How much darker each point is, on a small grid scaled up smoothly.
+        let grid = try Picture(pixCreate(64, 64, 8))
+        for y in 0..<64 {
+            for x in 0..<64 {
+                let factor = light.factor(x: (Double(x) + 0.5) / 64, y: (Double(y) + 0.5) / 64)
+                pixSetPixel(grid.pix, Int32(x), Int32(y), UInt32((1 - factor) * 255))
             }
         }
-        return copy
+        let shade = try Picture(pixScaleToSize(grid.pix, Int32(width), Int32(height)))
+        let black = try Picture(pixCreate(Int32(width), Int32(height), 8))
+        return try Picture(pixBlendWithGrayMask(pix, black.pix, shade.pix, 0, 0))
     }
 
     /// Encoded in a Leptonica format (`IFF_PNG`, `IFF_JFIF_JPEG`, ...).
@@ -94,18 +96,27 @@ final class Picture {
     /// A JPEG of the picture, as a camera writes it.
     func jpeg() throws -> [UInt8] { try encoded(Int32(IFF_JFIF_JPEG)) }
 
-    /// The grey values, row by row.
-    func greyRows() -> [UInt8] {
-        var rows: [UInt8] = []
-        rows.reserveCapacity(width * height)
-        for y in 0..<height {
-            for x in 0..<width {
-                var value: UInt32 = 0
-                pixGetPixel(pix, Int32(x), Int32(y), &value)
-                rows.append(UInt8(truncatingIfNeeded: value))
+    /// The grey values, row by row (through Leptonica's PGM writer).
+    func greyRows() throws -> [UInt8] {
+        let pgm = try encoded(Int32(IFF_PNM))
+        // "P5", width, height, maxval, separated by whitespace; '#' starts a comment line.
+        var tokens: [String] = []
+        var index = 0
+        let whitespace: Set<UInt8> = [0x20, 0x0A, 0x0D, 0x09]
+        while tokens.count < 4 {
+            if pgm[index] == UInt8(ascii: "#") {
+                while pgm[index] != UInt8(ascii: "\n") { index += 1 }
+            } else if whitespace.contains(pgm[index]) {
+                index += 1
+            } else {
+                let start = index
+                while !whitespace.contains(pgm[index]) { index += 1 }
+                tokens.append(String(decoding: pgm[start..<index], as: UTF8.self))
             }
         }
-        return rows
+        let pixels = Array(pgm[(index + 1)...])
+        try #require(tokens[0] == "P5" && tokens[3] == "255" && pixels.count == width * height)
+        return pixels
     }
 
     /// The picture stored the way a camera holding it with `orientation`
@@ -148,9 +159,9 @@ enum EXIF {
     }
 
     /// An uncompressed 8-bit grey TIFF whose Orientation tag says `orientation`.
-    static func tiff(_ picture: Picture, orientation: EXIFOrientation) -> [UInt8] {
+    static func tiff(_ picture: Picture, orientation: EXIFOrientation) throws -> [UInt8] {
         let (width, height) = (picture.width, picture.height)
-        let pixels = picture.greyRows()
+        let pixels = try picture.greyRows()
         func short(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8)] }
         func long(_ value: Int) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xFF) } }
         func entry(_ tag: Int, _ type: Int, _ value: Int) -> [UInt8] {

@@ -62,7 +62,7 @@ extension OCRTests {
 
         @Test("A TIFF's orientation tag is applied", arguments: [EXIFOrientation.right, .down, .left, .upMirrored])
         func tiffOrientation(orientation: EXIFOrientation) async throws {
-            let bytes = try EXIF.tiff(Picture.fixture("letter_ru.png").stored(as: orientation), orientation: orientation)
+            let bytes = try EXIF.tiff(try Picture.fixture("letter_ru.png").stored(as: orientation), orientation: orientation)
             #expect(DocumentKind.sniff(bytes) == .tiff)
             let document = try await SharedPool.reader().read(bytes, kind: .tiff)
             try expectAccurate(document, "letter_ru.png", label: "letter_ru TIFF \(orientation)")
