@@ -23,8 +23,9 @@ public struct PageReading: Sendable, Equatable {
     /// 180 or 270), from its EXIF orientation and Tesseract's orientation
     /// detection together; 0 for text.
     public var rotation: Int
-    /// Degrees of skew straightened before recognition (0 when the page was
-    /// straight enough for Tesseract's own line finding).
+    /// Degrees the picture was turned clockwise (negative: counter-clockwise)
+    /// to straighten its skew before recognition; 0 when it was straight
+    /// enough for Tesseract's own line finding.
     public var skew: Double
     /// The resolution, in dots per inch, the picture was recognised at: a
     /// scan's own, the PDF render resolution, the image's stated one, or 300

@@ -63,7 +63,7 @@ public struct AttachmentPage: Sendable, Hashable, Codable {
     public var source: String
     /// Degrees the picture was turned clockwise to read it upright: 0, 90, 180 or 270.
     public var rotation: Int
-    /// Degrees of skew straightened before recognition.
+    /// Degrees the picture was turned clockwise (negative: counter-clockwise) to straighten it.
     public var skew: Double
     /// The resolution the picture was recognised at, in dots per inch; null for text.
     public var dpi: Int?
