@@ -158,6 +158,7 @@ public struct ScribeConfiguration: Sendable {
         configuration.attemptTimeout = .milliseconds(try env.integer("LLM_TIMEOUT_MS", default: 60_000, in: 100...3_600_000))
         configuration.totalTimeout = .milliseconds(try env.integer("LLM_TOTAL_TIMEOUT_MS", default: 120_000, in: 100...3_600_000))
         configuration.maxAttempts = try env.integer("LLM_MAX_ATTEMPTS", default: 4, in: 1...20)
+        configuration.maxConnections = try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
         return .chatCompletions(configuration)
     }
 }

@@ -25,6 +25,9 @@ extension ChatCompletionsClient {
         public var backoffCap: Duration
         /// The largest response body accepted; a bigger one is an ``LLMError/Kind/invalidResponse``.
         public var maxResponseBytes: Int
+        /// The most connections (so requests in flight) to the provider at
+        /// once; see ``ChatCompletionsClient/makeHTTPClient(for:)``.
+        public var maxConnections: Int
 
         /// Creates a configuration.
         /// - Parameters:
@@ -39,6 +42,7 @@ extension ChatCompletionsClient {
         ///   - backoffBase: First backoff ceiling (default 0.5 s).
         ///   - backoffCap: Largest backoff ceiling (default 8 s).
         ///   - maxResponseBytes: Largest accepted body (default 8 MiB).
+        ///   - maxConnections: Connections to the provider at once (default 32).
         public init(
             baseURL: String,
             apiKey: String? = nil,
@@ -50,7 +54,8 @@ extension ChatCompletionsClient {
             maxAttempts: Int = 4,
             backoffBase: Duration = .milliseconds(500),
             backoffCap: Duration = .seconds(8),
-            maxResponseBytes: Int = 8 * 1024 * 1024
+            maxResponseBytes: Int = 8 * 1024 * 1024,
+            maxConnections: Int = 32
         ) {
             self.baseURL = baseURL
             self.apiKey = apiKey
@@ -63,6 +68,7 @@ extension ChatCompletionsClient {
             self.backoffBase = backoffBase
             self.backoffCap = backoffCap
             self.maxResponseBytes = maxResponseBytes
+            self.maxConnections = max(1, maxConnections)
         }
 
         /// The full endpoint URL: `baseURL` without trailing slashes, plus `/chat/completions`

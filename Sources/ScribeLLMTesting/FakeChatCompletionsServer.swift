@@ -29,6 +29,8 @@ public final class FakeChatCompletionsServer: Sendable {
         var defaultBehaviour: Behaviour
         var requests: [RecordedRequest] = []
         var port: Int?
+        var inFlight = 0
+        var mostInFlight = 0
     }
 
     /// The interface the server binds to, e.g. `127.0.0.1`.
@@ -159,6 +161,11 @@ public final class FakeChatCompletionsServer: Sendable {
         state.withLock { $0.requests.count }
     }
 
+    /// The most requests that were being answered at the same time.
+    public var mostRequestsInFlight: Int {
+        state.withLock { $0.mostInFlight }
+    }
+
     /// Appends behaviours for the next requests.
     public func enqueue(_ behaviours: Behaviour...) {
         state.withLock { $0.queue.append(contentsOf: behaviours) }
@@ -195,9 +202,12 @@ public final class FakeChatCompletionsServer: Sendable {
         )
         let (behaviour, number) = state.withLock { state in
             state.requests.append(recorded)
+            state.inFlight += 1
+            state.mostInFlight = max(state.mostInFlight, state.inFlight)
             let behaviour = state.queue.isEmpty ? state.defaultBehaviour : state.queue.removeFirst()
             return (behaviour, state.requests.count)
         }
+        defer { state.withLock { $0.inFlight -= 1 } }
         return try await answer(recorded, with: behaviour, number: number)
     }
 

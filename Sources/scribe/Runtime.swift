@@ -65,11 +65,7 @@ struct Runtime {
             return LLM(provider: ExtractiveProvider(), httpClient: nil)
         case .chatCompletions(let llm):
             logger.info("LLM configured", metadata: ["base_url": "\(llm.baseURL)", "model": "\(llm.model)"])
-            // A refused connection should fail the attempt at once (and be retried
-            // by the client's own backoff), not spin inside the pool until the deadline.
-            var httpConfiguration = HTTPClient.Configuration()
-            httpConfiguration.connectionPool.retryConnectionEstablishment = false
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+            let httpClient = ChatCompletionsClient.makeHTTPClient(for: llm)
             let client = ChatCompletionsClient(configuration: llm, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
             return LLM(provider: client, httpClient: httpClient)
         }

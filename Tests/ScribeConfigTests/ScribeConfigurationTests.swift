@@ -25,6 +25,10 @@ import Testing
         #expect(llm.model == "llama3")
         #expect(llm.apiKey == nil)
         #expect(llm.maxTokens == 512)
+        #expect(llm.maxConnections == 32)
+        let tuned = try ScribeConfiguration(environment: ["LLM_BASE_URL": "http://127.0.0.1:11434/v1", "LLM_MODEL": "m", "LLM_CONCURRENCY": "64"])
+        guard case .chatCompletions(let more) = tuned.llm else { return }
+        #expect(more.maxConnections == 64)
     }
 
     @Test func mistralSeedVariablesAreHonoured() throws {
@@ -44,6 +48,7 @@ import Testing
         ["PORT": "70000"],
         ["LLM_BASE_URL": "http://x/v1"],
         ["LLM_BASE_URL": "ftp://x/v1", "LLM_MODEL": "m"],
+        ["LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_CONCURRENCY": "0"],
         ["LLM_PROVIDER": "magic"],
         ["LOG_LEVEL": "loud"],
     ])
