@@ -24,6 +24,10 @@ public struct OCRConfiguration: Sendable {
     /// for OCR. A scan whose own resolution is lower is rendered at that
     /// resolution instead (at least 70), because resampling it up blurs it.
     public var pdfRenderDPI: Int
+    /// The nice value (0–19) of the OCR threads: how much lower their CPU
+    /// priority is than the rest of the process (request handling, LLM
+    /// I/O, the queue's heartbeat) and than an API beside them on the box.
+    public var threadNiceness: Int
 
     /// Creates a configuration; every parameter has a production default.
     ///
@@ -36,6 +40,7 @@ public struct OCRConfiguration: Sendable {
     ///   - maxPagesPerPDF: Default 50 pages.
     ///   - pageTimeBudget: Default 60 seconds per page.
     ///   - pdfRenderDPI: Default 300 dpi.
+    ///   - threadNiceness: Default 10.
     public init(
         languages: String = "eng+rus",
         tessdataPath: String? = nil,
@@ -44,7 +49,8 @@ public struct OCRConfiguration: Sendable {
         maxPixelsPerImage: Int = 40_000_000,
         maxPagesPerPDF: Int = 50,
         pageTimeBudget: Duration = .seconds(60),
-        pdfRenderDPI: Int = 300
+        pdfRenderDPI: Int = 300,
+        threadNiceness: Int = 10
     ) {
         self.languages = languages
         self.tessdataPath = tessdataPath
@@ -54,5 +60,6 @@ public struct OCRConfiguration: Sendable {
         self.maxPagesPerPDF = maxPagesPerPDF
         self.pageTimeBudget = pageTimeBudget
         self.pdfRenderDPI = pdfRenderDPI
+        self.threadNiceness = min(19, max(0, threadNiceness))
     }
 }

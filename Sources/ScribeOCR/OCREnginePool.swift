@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOPosix
 
@@ -79,7 +82,8 @@ public final class OCREnginePool: Sendable {
         let started = ContinuousClock.now
         do {
             let page = try await threadPool.runIfActive {
-                try engine.recognize(imageBytes, orientation: orientation, sourceResolution: sourceResolution, configuration: configuration)
+                Self.lowerThreadPriority(to: configuration.threadNiceness)
+                return try engine.recognize(imageBytes, orientation: orientation, sourceResolution: sourceResolution, configuration: configuration)
             }
             logger.debug("OCR finished", metadata: [
                 "engine": "\(engine.id)", "bytes": "\(imageBytes.count)",
@@ -93,6 +97,21 @@ public final class OCREnginePool: Sendable {
         } catch {
             throw OCRError(.engineUnavailable, "The OCR threads are not running.")
         }
+    }
+
+    /// Gives the calling thread (one of the pool's) the nice value `niceness`,
+    /// so OCR yields the cores to request handling. On Linux the nice value
+    /// belongs to the thread, and `PRIO_PROCESS` with id 0 means the calling
+    /// thread only. Raising it needs no privilege; the threads do nothing but
+    /// OCR, so it is never lowered again.
+    private static func lowerThreadPriority(to niceness: Int) {
+        #if os(Linux)
+        guard niceness > 0 else { return }
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        guard errno == 0, current < Int32(niceness) else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(niceness))
+        #endif
     }
 
     /// Waits for in-flight recognitions, ends every engine and stops the threads.

@@ -1,3 +1,4 @@
+import Foundation
 import ScribeOCR
 import ScribeTestSupport
 import Testing
@@ -19,6 +20,29 @@ extension OCRTests {
             #expect(texts.count == 8)
             #expect(Set(texts).count == 1)
             #expect(texts.first.map(containsCyrillic) == true)
+        }
+
+        @Test("OCR threads run at OCR_NICE; the rest of the process keeps its priority")
+        func ocrThreadsYieldTheCores() async throws {
+            func niceValues() throws -> [Int] {
+                try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { thread in
+                    let stat = try String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8)
+                    // After the command name in parentheses: state is field 3, nice field 19.
+                    let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+                    return Int(fields[16])
+                }
+            }
+            let before = try niceValues()
+            #expect(!before.contains(7))
+            try await withPool(OCRConfiguration(engineCount: 2, threadNiceness: 7)) { pool in
+                _ = try await pool.recognize(imageBytes: Fixtures.bytes("mixed_lowres.png"))
+                let after = try niceValues()
+                #expect(after.contains(7), "no thread at nice 7 among \(after)")
+                // Only the pool's two threads can have been lowered.
+                #expect(after.count { $0 == 7 } <= 2)
+            }
+            let main = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
+            #expect(main.split(separator: ")").last?.split(separator: " ")[16] == "0", "the process itself keeps nice 0")
         }
 
         @Test("Missing language data fails at start-up with the language's name")
