@@ -46,6 +46,18 @@ extension Store {
                 for try await _ in rows.decode(UUID.self) { owned = true }
                 guard owned else { throw StoreError(.notFound, "Conversation not found.") }
 
+                // Fair turns (sql/006): each file's place in this user's own line.
+                let fairnessKey = userID.uuidString.lowercased()
+                let waiting = try await connection.query(
+                    """
+                    SELECT count(*) FROM jobs
+                    WHERE queue = 'default' AND fairness_key = \(fairnessKey) AND state IN ('available', 'running')
+                    """,
+                    logger: logger
+                )
+                var ahead = 0
+                for try await count in waiting.decode(Int.self) { ahead = count }
+
                 var enqueued: [EnqueuedUpload] = []
                 for (position, file) in files.enumerated() {
                     let attachment = Attachment(filename: file.filename, contentType: file.contentType, size: file.bytes.readableBytes)
@@ -62,10 +74,11 @@ extension Store {
                     try await connection.query(
                         """
                         INSERT INTO jobs (id, kind, max_attempts, payload, filename, content_type, size,
-                                          user_id, conversation_id, message_id, idempotency_key, request_position)
+                                          user_id, conversation_id, message_id, idempotency_key, request_position,
+                                          fairness_key, fair_rank)
                         VALUES (\(jobID), \(JobKind.processUpload), \(maxAttempts), \(file.bytes), \(file.filename),
                                 \(file.contentType), \(file.bytes.readableBytes), \(userID), \(conversationID),
-                                \(message.id), \(idempotencyKey), \(position))
+                                \(message.id), \(idempotencyKey), \(position), \(fairnessKey), \(ahead + position + 1))
                         """,
                         logger: logger
                     )
@@ -108,7 +121,8 @@ extension Store {
 
     /// Claims up to `limit` runnable jobs for `workerID` in one statement:
     /// skips rows other workers hold, counts the attempt, sets the lease, and
-    /// marks their messages `processing`.
+    /// marks their messages `processing`. Jobs are taken by priority, then by
+    /// their rank in their owner's line (fair turns, sql/006), then oldest first.
     public func claimJobs(workerID: String, queue: String = "default", limit: Int, lease: Duration) async throws -> [ClaimedJob] {
         try await withConnection { connection in
             let rows = try await connection.query(
@@ -120,7 +134,7 @@ extension Store {
                     WHERE id IN (
                         SELECT id FROM jobs
                         WHERE state = 'available' AND queue = \(queue) AND run_at <= now()
-                        ORDER BY priority, run_at, id
+                        ORDER BY priority, fair_rank, run_at, id
                         FOR UPDATE SKIP LOCKED
                         LIMIT \(limit)
                     )
