@@ -10,6 +10,10 @@
   bench.py compare DIR_A DIR_B FILE...          "k n" with k = files whose texts match
                                                 (whitespace-normalised), then a line per mismatch
   bench.py table ROWS.tsv                       the markdown table of the rows (id, measure, figure, target)
+  bench.py fairness API BUSY_TOKEN BUSY_CONV LONE_TOKEN LONE_CONV IMAGE BACKLOG TRIES PSQL...
+                                                the wait of a lone user's upload (upload → done) while the
+                                                busy user has BACKLOG files queued, topped up before each of
+                                                TRIES tries; prints "p50_s p99_s max_s" (PSQL: a psql command)
 """
 import json
 import os
@@ -120,6 +124,62 @@ def table(path):
                 print("| " + " | ".join(line.split("\t")) + " |")
 
 
+def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, backlog, tries, psql):
+    import statistics
+    import subprocess
+    import time
+    import urllib.request
+
+    with open(image_path, "rb") as f:
+        image = f.read()
+
+    def upload(token, conversation, files):
+        boundary = "ScribeFairness" + str(random.randrange(1 << 60))
+        crlf = b"\r\n"
+        parts = [b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
+                 conversation.encode() + crlf]
+        for index in range(files):
+            parts += [b"--" + boundary.encode() + crlf,
+                      f'Content-Disposition: form-data; name="file"; filename="page{index}.png"'.encode() + crlf,
+                      b"Content-Type: image/png" + crlf + crlf, image + crlf]
+        parts.append(b"--" + boundary.encode() + b"--" + crlf)
+        request = urllib.request.Request(api + "/v1/chat/file", data=b"".join(parts), method="POST", headers={
+            "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def message(token, message_id):
+        request = urllib.request.Request(api + "/v1/messages/" + message_id, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def queued():
+        query = f"SELECT count(*) FROM jobs WHERE state = 'available' AND conversation_id = '{busy_conv}'"
+        return int(subprocess.run(psql + ["-c", query], capture_output=True, text=True, check=True).stdout.strip())
+
+    waits = []
+    for _ in range(int(tries)):
+        missing = int(backlog) - queued()
+        while missing > 0:
+            upload(busy_token, busy_conv, min(10, missing))
+            missing -= 10
+        start = time.monotonic()
+        message_id = upload(lone_token, lone_conv, 1)["message_id"]
+        while True:
+            answer = message(lone_token, message_id)
+            if answer["status"] in ("done", "failed"):
+                break
+            if time.monotonic() - start > 900:
+                sys.exit("fairness: the lone user's upload was not done after 900 s")
+            time.sleep(0.02)
+        if answer["status"] != "done":
+            sys.exit(f"fairness: the lone user's upload failed: {answer['error']}")
+        waits.append(time.monotonic() - start)
+    waits.sort()
+    p99 = waits[min(len(waits) - 1, int(round(0.99 * (len(waits) - 1))))]
+    print(f"{statistics.median(waits):.3f} {p99:.3f} {waits[-1]:.3f}")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -141,6 +201,8 @@ def main(argv):
         compare(args[0], args[1], args[2:])
     elif command == "table":
         table(args[0])
+    elif command == "fairness":
+        fairness(*args[:8], psql=args[8:])
     else:
         sys.exit(__doc__)
 
