@@ -8,9 +8,21 @@ import Testing
 /// provider allow: AsyncHTTPClient keeps 8 per host unless told otherwise.
 @Suite("Connections to the LLM provider")
 struct ConnectionLimitTests {
-    /// Sends `count` chats at once to a provider that holds each for a second,
-    /// and returns how many it was answering at the same time at most.
+    /// Sends `count` chats at once through `httpClient` (shut down afterwards) to a
+    /// provider that holds each for a second, and returns how many it was
+    /// answering at the same time at most.
     private func mostInFlight(count: Int, httpClient: HTTPClient) async throws -> Int {
+        do {
+            let most = try await mostInFlight(count: count, using: httpClient)
+            try await httpClient.shutdown()
+            return most
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+
+    private func mostInFlight(count: Int, using httpClient: HTTPClient) async throws -> Int {
         try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(1), then: .echo)) { server in
             var logger = Logger(label: "ConnectionLimitTests")
             logger.logLevel = .critical
@@ -30,28 +42,12 @@ struct ConnectionLimitTests {
     func scribeClientOverlapsEveryAnswer() async throws {
         let server = "http://127.0.0.1:1/v1"
         let httpClient = ChatCompletionsClient.makeHTTPClient(for: .init(baseURL: server, model: "m", maxConnections: 32))
-        let most: Int
-        do {
-            most = try await mostInFlight(count: 32, httpClient: httpClient)
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
-        #expect(most == 32)
+        #expect(try await mostInFlight(count: 32, httpClient: httpClient) == 32)
     }
 
     @Test("AsyncHTTPClient's default pool answers only 8 at a time: the limit issue 10 found")
     func defaultPoolQueuesPastEight() async throws {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration())
-        let most: Int
-        do {
-            most = try await mostInFlight(count: 16, httpClient: httpClient)
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
-        #expect(most == 8)
+        #expect(try await mostInFlight(count: 16, httpClient: httpClient) == 8)
     }
 }

@@ -23,6 +23,26 @@ struct PDFBuilder {
     static func make(_ pages: [Page]) throws -> [UInt8] {
         var objects: [[UInt8]] = [[], [], Array("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".utf8)]
         var pageIDs: [Int] = []
+        /// Adds `picture` as an 8-bit grey image XObject (raw, or a JPEG) filling a
+        /// page at `ppi`, and a small grey "logo" in a corner when asked.
+        func place(_ picture: Picture, ppi: Double, asJPEG: Bool, withLogo: Bool) throws -> (Double, Double, String, String) {
+            func image(width: Int, height: Int, _ data: [UInt8], filter: String = "") -> Int {
+                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(width) /Height \(height) /ColorSpace /DeviceGray /BitsPerComponent 8 \(filter)/Length \(data.count) >>\nstream\n".utf8) + data + Array("\nendstream".utf8))
+                return objects.count
+            }
+            let (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
+            let scan = asJPEG
+                ? image(width: picture.width, height: picture.height, try picture.jpeg(), filter: "/Filter /DCTDecode ")
+                : image(width: picture.width, height: picture.height, try picture.greyRows())
+            var resources = "/Font << /F1 3 0 R >> /XObject << /Im0 \(scan) 0 R"
+            var content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+            if withLogo {
+                let logo = image(width: 16, height: 16, [UInt8](repeating: 128, count: 16 * 16))
+                resources += " /Im1 \(logo) 0 R"
+                content += " q 8 0 0 8 2 2 cm /Im1 Do Q"
+            }
+            return (width, height, resources + " >>", content)
+        }
         for page in pages {
             var (width, height) = (612.0, 792.0)
             var content = ""
@@ -31,26 +51,11 @@ struct PDFBuilder {
             case .text(let line):
                 content = "BT /F1 18 Tf 72 700 Td (\(line)) Tj ET"
             case .scan(let fixture, let ppi):
-                let (pixelWidth, pixelHeight, grey) = try greyPixels(fixture)
-                (width, height) = (Double(pixelWidth) / ppi * 72, Double(pixelHeight) / ppi * 72)
-                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(pixelWidth) /Height \(pixelHeight) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
-                resources += " /XObject << /Im0 \(objects.count) 0 R >>"
-                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+                (width, height, resources, content) = try place(Picture.fixture(fixture), ppi: ppi, asJPEG: false, withLogo: false)
             case .photo(let picture, let ppi):
-                let jpeg = try picture.jpeg()
-                (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
-                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(picture.width) /Height \(picture.height) /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length \(jpeg.count) >>\nstream\n".utf8) + jpeg + Array("\nendstream".utf8))
-                resources += " /XObject << /Im0 \(objects.count) 0 R >>"
-                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q"
+                (width, height, resources, content) = try place(picture, ppi: ppi, asJPEG: true, withLogo: false)
             case .withLogo(let picture, let ppi):
-                let grey = try picture.greyRows()
-                (width, height) = (Double(picture.width) / ppi * 72, Double(picture.height) / ppi * 72)
-                objects.append(Array("<< /Type /XObject /Subtype /Image /Width \(picture.width) /Height \(picture.height) /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(grey.count) >>\nstream\n".utf8) + grey + Array("\nendstream".utf8))
-                let scan = objects.count
-                let logo = [UInt8](repeating: 128, count: 16 * 16)
-                objects.append(Array("<< /Type /XObject /Subtype /Image /Width 16 /Height 16 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length \(logo.count) >>\nstream\n".utf8) + logo + Array("\nendstream".utf8))
-                resources += " /XObject << /Im0 \(scan) 0 R /Im1 \(objects.count) 0 R >>"
-                content = "q \(width) 0 0 \(height) 0 0 cm /Im0 Do Q q 8 0 0 8 2 2 cm /Im1 Do Q"
+                (width, height, resources, content) = try place(picture, ppi: ppi, asJPEG: false, withLogo: true)
             case .blank:
                 break
             }
@@ -75,11 +80,5 @@ struct PDFBuilder {
         }
         pdf += Array("trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n".utf8)
         return pdf
-    }
-
-    /// A fixture's pixels as 8-bit grey rows.
-    private static func greyPixels(_ fixture: String) throws -> (Int, Int, [UInt8]) {
-        let picture = try Picture.fixture(fixture)
-        return (picture.width, picture.height, try picture.greyRows())
     }
 }

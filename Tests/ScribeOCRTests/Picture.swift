@@ -122,21 +122,28 @@ final class Picture {
     /// The picture stored the way a camera holding it with `orientation`
     /// stores its sensor's pixels: undoing what the tag says to do.
     func stored(as orientation: EXIFOrientation) throws -> Picture {
-        let quarters: Int
-        let mirrored: Bool
-        switch orientation {
-        case .up: (quarters, mirrored) = (0, false)
-        case .upMirrored: (quarters, mirrored) = (0, true)
-        case .down: (quarters, mirrored) = (2, false)
-        case .downMirrored: (quarters, mirrored) = (2, true)
-        case .leftMirrored: (quarters, mirrored) = (3, true)
-        case .right: (quarters, mirrored) = (1, false)
-        case .rightMirrored: (quarters, mirrored) = (1, true)
-        case .left: (quarters, mirrored) = (3, false)
-        }
+        let (quarters, mirrored) = Self.transform(of: orientation)
         // The tag says: flip (if mirrored), then turn `quarters` clockwise. Undo both in reverse.
         let unturned = try turned(clockwiseQuarters: 4 - quarters)
         return mirrored ? try unturned.mirrored() : unturned
+    }
+}
+
+extension Picture {
+    /// What the EXIF standard says a viewer does with each tag: flip left to
+    /// right (or not), then turn clockwise by quarters. Written out here, not
+    /// taken from ScribeOCR, so the tests check Scribe against the standard.
+    static func transform(of orientation: EXIFOrientation) -> (quarters: Int, mirrored: Bool) {
+        switch orientation {
+        case .up: (0, false)
+        case .upMirrored: (0, true)
+        case .down: (2, false)
+        case .downMirrored: (2, true)
+        case .leftMirrored: (3, true)
+        case .right: (1, false)
+        case .rightMirrored: (1, true)
+        case .left: (3, false)
+        }
     }
 }
 

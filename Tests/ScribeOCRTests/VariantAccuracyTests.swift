@@ -57,7 +57,7 @@ extension OCRTests {
             #expect(EXIFOrientation(jpeg: bytes) == orientation)
             let document = try await SharedPool.reader().read(bytes, kind: .jpeg)
             try expectAccurate(document, "invoice_en_photo.jpg", label: "invoice_en_photo EXIF \(orientation)")
-            #expect(document.pages.first?.rotation == orientation.clockwiseQuarterTurnsForTests * 90)
+            #expect(document.pages.first?.rotation == Picture.transform(of: orientation).quarters * 90)
         }
 
         @Test("A TIFF's orientation tag is applied", arguments: [EXIFOrientation.right, .down, .left, .upMirrored])
@@ -160,19 +160,6 @@ extension OCRTests {
             #expect(PageReading(number: 2, source: .ocr, confidence: 34).warning?.hasPrefix("Page 2 was hard to read (confidence 34 %)") == true)
             #expect(PageReading(number: 1, source: .ocr, confidence: PageReading.lowConfidence).warning == nil)
             #expect(PageReading(number: 1, source: .textLayer).warning == nil)
-        }
-    }
-}
-
-extension EXIFOrientation {
-    /// The quarter turns clockwise the reader reports for a picture stored
-    /// with this tag (mirrored ones are flipped first, then turned).
-    var clockwiseQuarterTurnsForTests: Int {
-        switch self {
-        case .up, .upMirrored: 0
-        case .right, .rightMirrored: 1
-        case .down, .downMirrored: 2
-        case .left, .leftMirrored: 3
         }
     }
 }
