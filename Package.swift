@@ -51,6 +51,7 @@ let package = Package(
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
+                "ScribeWorker",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -96,6 +97,9 @@ let package = Package(
                 "ScribeQueue",
                 "ScribeStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -115,6 +119,8 @@ let package = Package(
                 "ScribeChat",
                 "ScribeLLM",
                 "ScribeOCR",
+                "ScribeQueue",
+                "ScribeWorker",
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 "ScribeStore",
                 .product(name: "Hummingbird", package: "hummingbird"),

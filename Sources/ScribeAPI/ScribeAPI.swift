@@ -1,7 +1,9 @@
 import Hummingbird
 import Logging
 import ScribeChat
+import ScribeQueue
 import ScribeStore
+import ScribeWorker
 
 /// What the HTTP API needs to serve requests.
 public struct APIDependencies: Sendable {
@@ -14,6 +16,8 @@ public struct APIDependencies: Sendable {
     public var maxJSONBodyBytes: Int
     /// Upload limits.
     public var uploads: UploadLimits
+    /// Where uploads are enqueued and their stories read.
+    public var files: FileFlow
 
     public init(store: Store, tokens: AccessTokens, responder: ChatResponder, bcryptCost: UInt8, maxJSONBodyBytes: Int, uploads: UploadLimits) {
         self.uploads = uploads
@@ -22,6 +26,7 @@ public struct APIDependencies: Sendable {
         self.responder = responder
         self.bcryptCost = bcryptCost
         self.maxJSONBodyBytes = maxJSONBodyBytes
+        self.files = FileFlow(store: store, queue: JobQueue(database: store.database, logger: Logger(label: "scribe.queue")))
     }
 }
 
@@ -45,6 +50,6 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(store: dependencies.store).addRoutes(to: authenticated)
     ChatController(store: dependencies.store, responder: dependencies.responder).addRoutes(to: authenticated)
-    UploadController(store: dependencies.store, limits: dependencies.uploads).addRoutes(to: authenticated)
+    UploadController(flow: dependencies.files, limits: dependencies.uploads).addRoutes(to: authenticated)
     return router
 }

@@ -3,6 +3,7 @@ import Logging
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribeWorker
 
 /// Everything Scribe reads from its environment (12-factor), with defaults for a local run.
 ///
@@ -54,6 +55,9 @@ public struct ScribeConfiguration: Sendable {
     public var jobMaxAttempts: Int
     /// `WORKER_*`, `JOB_*`: how worker processes run jobs.
     public var worker: QueueWorkerConfiguration
+    /// The most LLM calls one process makes at once (`LLM_CONCURRENCY`): the
+    /// `answer` queue's slots in a worker and the LLM client's connections.
+    public var llmConcurrency: Int
     /// `OCR_*`, `PDF_RENDER_DPI`, `TESSDATA_PREFIX`: the OCR engines.
     public var ocr: OCRConfiguration
 
@@ -96,9 +100,15 @@ public struct ScribeConfiguration: Sendable {
         jobMaxAttempts = try env.integer("JOB_MAX_ATTEMPTS", default: 5, in: 1...100)
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let concurrency = try env.integer("WORKER_CONCURRENCY", default: cores, in: 1...1024)
+        let engines = try env.integer("OCR_ENGINES", default: cores, in: 1...256)
+        llmConcurrency = try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
+        // Each queue has its own slots: the file flow's stages (OCR on the
+        // engines, LLM calls up to LLM_CONCURRENCY), and `default` for any
+        // other background work.
+        let queues = ["default": try env.integer("WORKER_CONCURRENCY", default: cores, in: 1...1024)]
+            .merging(FileFlow.queues(ocrEngines: engines, llmConcurrency: llmConcurrency)) { first, _ in first }
         worker = QueueWorkerConfiguration(
-            concurrency: concurrency,
+            queues: queues,
             leaseDuration: .seconds(try env.integer("JOB_LEASE_SECONDS", default: 30, in: 1...86_400)),
             pollInterval: .milliseconds(try env.integer("WORKER_POLL_INTERVAL_MS", default: 2000, in: 10...3_600_000)),
             rescueInterval: .milliseconds(try env.integer("WORKER_RESCUE_INTERVAL_MS", default: 5000, in: 100...3_600_000)),
@@ -112,7 +122,7 @@ public struct ScribeConfiguration: Sendable {
         ocr = OCRConfiguration(
             languages: env["OCR_LANGUAGES"] ?? "eng+rus",
             tessdataPath: env["TESSDATA_PREFIX"],
-            engineCount: try env.integer("OCR_ENGINES", default: concurrency, in: 1...256),
+            engineCount: engines,
             maxPixelsPerImage: try env.integer("OCR_MAX_PIXELS", default: 40_000_000, in: 1...1_000_000_000),
             maxPagesPerPDF: try env.integer("OCR_MAX_PAGES", default: 50, in: 1...10_000),
             pageTimeBudget: .seconds(try env.integer("OCR_PAGE_TIMEOUT_SECONDS", default: 60, in: 1...3600)),

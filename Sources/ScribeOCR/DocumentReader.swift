@@ -53,9 +53,7 @@ public struct DocumentReader: Sendable {
         let document: RecognisedDocument
         switch kind {
         case .plainText:
-            var text = String(decoding: bytes, as: UTF8.self)
-            if text.first == "\u{FEFF}" { text.removeFirst() }
-            document = RecognisedDocument(text: text, pages: [PageReading(number: 1, source: .plainText)])
+            document = Self.plainText(bytes)
         case .pdf:
             document = try await PDFReader(pool: pool, configuration: configuration).read(bytes)
         case .png, .jpeg, .tiff, .webp, .gif, .bmp:
@@ -69,7 +67,20 @@ public struct DocumentReader: Sendable {
     }
 }
 
+extension DocumentReader {
+    /// A plain-text file as a document: its UTF-8 text without a byte-order
+    /// mark. Needs no engine, so the API can read it at upload.
+    public static func plainText(_ bytes: some Collection<UInt8>) -> RecognisedDocument {
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.first == "\u{FEFF}" { text.removeFirst() }
+        return RecognisedDocument(text: text, pages: [PageReading(number: 1, source: .plainText)])
+    }
+}
+
 extension String {
+    /// Whether the string has nothing but whitespace.
+    public var isBlank: Bool { allSatisfy(\.isWhitespace) }
+
     /// The string without leading and trailing whitespace and newlines.
     var trimmedWhitespace: String {
         guard let first = firstIndex(where: { !$0.isWhitespace }),

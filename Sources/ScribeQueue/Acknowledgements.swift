@@ -30,14 +30,14 @@ final class Acknowledgements: Sendable {
         waker.yield()
     }
 
-    /// No more leases will come; ``run(store:logger:)`` writes what is left and returns.
+    /// No more leases will come; ``run(queue:logger:)`` writes what is left and returns.
     func finish() {
         pending.withLock { $0.finished = true }
         waker.finish()
     }
 
     /// Writes acknowledgements until ``finish()`` and the last batch is written.
-    func run(store: Store, logger: Logger) async {
+    func run(queue: JobQueue, logger: Logger) async {
         var wakeup = wakeups.makeAsyncIterator()
         while true {
             let (batch, finished) = pending.withLock { pending -> ([JobLease], Bool) in
@@ -47,7 +47,7 @@ final class Acknowledgements: Sendable {
             }
             if !batch.isEmpty {
                 do {
-                    _ = try await store.completeJobs(batch)
+                    _ = try await queue.acknowledge(batch)
                 } catch {
                     // The leases will expire and the jobs run again: a no-op job is safe to repeat.
                     logger.warning("could not acknowledge jobs", metadata: ["count": "\(batch.count)", "error": "\(error)"])

@@ -1,15 +1,38 @@
+import PostgresNIO
 import ScribeStore
 
-/// Runs one claimed job to its end.
+/// Runs the jobs of one kind.
 ///
 /// A job with a result records its success itself, in the transaction that
-/// writes the result, guarded by the job's lease, and returns `.recorded`. A
-/// job with nothing to write returns `.acknowledge`, and the worker marks it
-/// succeeded together with others in one statement. For failure it throws: a
-/// ``JobError`` says whether to retry and what the user should read; any
-/// other error is treated as retryable.
+/// writes the result (``JobQueue/complete(_:on:)``, guarded by the job's
+/// lease), and returns `.recorded`. A job with nothing to write returns
+/// `.acknowledge`, and the worker marks it succeeded together with others in
+/// one statement. For failure it throws: a ``JobError`` says whether to retry
+/// and what the user should read; any other error is treated as retryable.
 public protocol JobHandler: Sendable {
+    /// The kind of job this handler runs (`jobs.kind`).
+    var kind: String { get }
+
+    /// Runs one claimed job to its end.
     func run(_ job: ClaimedJob) async throws -> JobCompletion
+
+    /// Sees jobs of this kind that the queue changed on its own (a failed
+    /// attempt, a hand-back, an expired lease), inside the transaction that
+    /// changed them, to keep what the handler owns in step. By default, nothing.
+    func jobsChanged(_ transitions: [JobTransition], on connection: PostgresConnection) async throws
+}
+
+extension JobHandler {
+    public func jobsChanged(_ transitions: [JobTransition], on connection: PostgresConnection) async throws {}
+}
+
+/// Does nothing: the queue's own overhead, for benchmarks (`kind = 'noop'`).
+public struct NoopJobHandler: JobHandler {
+    public let kind = "noop"
+
+    public init() {}
+
+    public func run(_ job: ClaimedJob) async throws -> JobCompletion { .acknowledge }
 }
 
 /// How a handler's success is recorded.

@@ -2,9 +2,10 @@ import Logging
 import PostgresNIO
 import ScribeStore
 
-/// Holds a `LISTEN` on the queue's channel and calls `wake` on each NOTIFY.
+/// Holds a `LISTEN` on the queue's channel and calls `wake` with each
+/// NOTIFY's payload: the queue with new work, or empty for every queue.
 ///
-/// A NOTIFY carries no row, only a nudge: the woken worker claims as usual.
+/// A NOTIFY carries no row, only a nudge: the woken claim loop claims as usual.
 /// When the connection drops (Postgres restarted, network blip) or the
 /// database is unreachable it listens again after a pause that grows to 5 s;
 /// the worker's poll covers the gap. Starting to listen is bounded by the
@@ -12,7 +13,7 @@ import ScribeStore
 struct QueueListener: Sendable {
     let database: Database
     let logger: Logger
-    let wake: @Sendable () -> Void
+    let wake: @Sendable (_ queue: String) -> Void
 
     func run() async {
         var pause = Duration.milliseconds(250)
@@ -20,11 +21,11 @@ struct QueueListener: Sendable {
             let began = ContinuousClock.now
             do {
                 try await database.withLongLivedConnection { connection, started in
-                    try await connection.listen(on: Store.queueChannel) { notifications in
+                    try await connection.listen(on: JobQueue.channel) { notifications in
                         started()
                         // A (re)connected listener may have missed nudges: look once.
-                        wake()
-                        for try await _ in notifications { wake() }
+                        wake("")
+                        for try await notification in notifications { wake(notification.payload) }
                     }
                 }
             } catch {

@@ -5,26 +5,36 @@ import ScribeStore
 import ServiceLifecycle
 import Synchronization
 
-/// A worker daemon: claims jobs with `FOR UPDATE SKIP LOCKED`, runs them with
-/// bounded concurrency, keeps their leases alive, rescues other workers'
-/// expired leases, and shuts down gracefully.
+/// A worker daemon: claims jobs with `FOR UPDATE SKIP LOCKED`, runs each
+/// with the handler of its kind, keeps their leases alive, rescues other
+/// workers' expired leases, and shuts down gracefully.
 ///
-/// Wake-ups come from LISTEN/NOTIFY, from finished jobs (a free slot) and
-/// from a poll timer as the fallback. On graceful shutdown (SIGTERM) it stops
-/// claiming, lets running jobs finish within the grace period, cancels the
-/// rest and hands them back as `available` without spending an attempt, so a
-/// deploy never fails a job. Any number of these may run on any hosts.
+/// Each of its queues has its own claim loop and its own number of slots, so
+/// a queue of slow jobs (LLM calls) never holds the slots of another (OCR).
+/// Wake-ups come from LISTEN/NOTIFY (the payload names the queue), from
+/// finished jobs (a free slot) and from a poll timer as the fallback. On
+/// graceful shutdown (SIGTERM) it stops claiming, lets running jobs finish
+/// within the grace period, cancels the rest and hands them back as
+/// `available` without spending an attempt, so a deploy never fails a job.
+/// Any number of these may run on any hosts.
 public struct QueueWorker: Service {
     public let workerID: String
     let configuration: QueueWorkerConfiguration
-    let store: Store
-    let handler: any JobHandler
+    let queue: JobQueue
+    let handlers: [String: any JobHandler]
     let logger: Logger
 
-    public init(configuration: QueueWorkerConfiguration, store: Store, handler: any JobHandler, logger: Logger, workerID: String? = nil) {
+    /// A worker running `handlers` (one per kind) on `configuration.queues`.
+    public init(
+        configuration: QueueWorkerConfiguration,
+        queue: JobQueue,
+        handlers: [any JobHandler],
+        logger: Logger,
+        workerID: String? = nil
+    ) {
         self.configuration = configuration
-        self.store = store
-        self.handler = handler
+        self.queue = queue
+        self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
         self.logger = logger
         self.workerID = workerID ?? Self.makeWorkerID()
     }
@@ -40,51 +50,64 @@ public struct QueueWorker: Service {
         var workerLogger = logger
         workerLogger[metadataKey: "worker"] = "\(workerID)"
         let logger = workerLogger
-        let (wakeups, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let wakers = QueueWakers(queues: Array(configuration.queues.keys))
         let state = WorkerState()
         let acknowledgements = Acknowledgements()
-        logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        logger.info(
+            "worker started",
+            metadata: ["queues": "\(configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"]
+        )
 
         await withDiscardingTaskGroup { group in
-            group.addTask { await acknowledgements.run(store: store, logger: logger) }
-            await serve(wakeups: wakeups, waker: waker, state: state, acknowledgements: acknowledgements, logger: logger)
+            group.addTask { await acknowledgements.run(queue: queue, logger: logger) }
+            await serve(wakers: wakers, state: state, acknowledgements: acknowledgements, logger: logger)
             // Every job task has ended: write the last acknowledgements before handing anything back.
             acknowledgements.finish()
         }
 
         do {
-            let handedBack = try await store.handBackJobs(workerID: workerID)
+            let handedBack = try await queue.handBack(workerID: workerID, then: transitioned)
             logger.info("worker stopped", metadata: ["handed_back": "\(handedBack)"])
         } catch {
             logger.error("could not hand jobs back; their leases will expire", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Claims and runs jobs, with the listener, the poll timer, the heartbeat
-    /// and the rescuer beside it, until graceful shutdown; returns when every
-    /// job task has ended.
-    private func serve(
-        wakeups: AsyncStream<Void>,
-        waker: AsyncStream<Void>.Continuation,
-        state: WorkerState,
-        acknowledgements: Acknowledgements,
-        logger: Logger
-    ) async {
+    /// Claims and runs jobs on every queue, with the listener, the poll
+    /// timer, the heartbeat and the rescuer beside them, until graceful
+    /// shutdown; returns when every job task has ended.
+    private func serve(wakers: QueueWakers, state: WorkerState, acknowledgements: Acknowledgements, logger: Logger) async {
         await withDiscardingTaskGroup { background in
             background.addTask {
-                await QueueListener(database: store.database, logger: logger, wake: { waker.yield() }).run()
+                await QueueListener(database: queue.database, logger: logger, wake: { wakers.wake($0) }).run()
             }
-            background.addTask { await every(configuration.pollInterval) { waker.yield() } }
+            background.addTask { await every(configuration.pollInterval) { wakers.wake("") } }
             background.addTask { await heartbeat(state: state, logger: logger) }
             background.addTask { await maintain(logger: logger) }
 
             await withGracefulShutdownHandler {
-                await claimAndRun(wakeups: wakeups, waker: waker, state: state, acknowledgements: acknowledgements, logger: logger)
+                await withDiscardingTaskGroup { loops in
+                    for (name, slots) in configuration.queues {
+                        loops.addTask {
+                            var logger = logger
+                            logger[metadataKey: "queue"] = "\(name)"
+                            await claimAndRun(name, slots: slots, wakers: wakers, state: state, acknowledgements: acknowledgements, logger: logger)
+                        }
+                    }
+                }
             } onGracefulShutdown: {
                 state.stop()
-                waker.yield()
+                wakers.wake("")
             }
             background.cancelAll()
+        }
+    }
+
+    /// What every queue-changing statement runs in its transaction: each
+    /// kind's handler sees its own jobs' transitions.
+    @Sendable func transitioned(_ transitions: [JobTransition], on connection: PostgresConnection) async throws {
+        for (kind, changes) in Dictionary(grouping: transitions, by: \.kind) {
+            try await handlers[kind]?.jobsChanged(changes, on: connection)
         }
     }
 
@@ -111,7 +134,7 @@ public struct QueueWorker: Service {
                 continue
             }
             do {
-                let renewed = try await store.extendLeases(alive, by: configuration.leaseDuration)
+                let renewed = try await queue.extendLeases(alive, by: configuration.leaseDuration)
                 if failing { logger.notice("heartbeat renewed leases again", metadata: ["renewed": "\(renewed)", "running": "\(alive.count)"]) }
                 failing = false
             } catch {
@@ -121,35 +144,33 @@ public struct QueueWorker: Service {
         }
     }
 
-    /// The claim loop: claim as many jobs as there are free slots, run each in
-    /// a child task, wait for a wake-up, repeat until asked to stop.
+    /// One queue's claim loop: claim as many jobs as the queue has free
+    /// slots, run each in a child task, wait for a wake-up, repeat until asked
+    /// to stop; then give running jobs the grace period and cancel the rest.
     private func claimAndRun(
-        wakeups: AsyncStream<Void>,
-        waker: AsyncStream<Void>.Continuation,
+        _ name: String,
+        slots: Int,
+        wakers: QueueWakers,
         state: WorkerState,
         acknowledgements: Acknowledgements,
         logger: Logger
     ) async {
+        let wakeups = wakers.wakeups(of: name)
         await withDiscardingTaskGroup { jobs in
             var wakeup = wakeups.makeAsyncIterator()
             var failures = 0
             while !state.isStopping, !Task.isCancelled {
-                let free = configuration.concurrency - state.running
+                let free = slots - state.running(in: name)
                 if free > 0 {
                     do {
-                        let claimed = try await store.claimJobs(
-                            workerID: workerID,
-                            queue: configuration.queue,
-                            limit: free,
-                            lease: configuration.leaseDuration
-                        )
+                        let claimed = try await queue.claim(queue: name, workerID: workerID, limit: free, lease: configuration.leaseDuration)
                         failures = 0
                         for job in claimed {
-                            state.started(job.lease)
+                            state.started(job.lease, in: name)
                             jobs.addTask {
                                 await execute(job, state: state, acknowledgements: acknowledgements, logger: logger)
                                 state.finished(job.lease)
-                                waker.yield()
+                                wakers.wake(name)
                             }
                         }
                         // A full batch means there may be more: claim again at once.
@@ -168,11 +189,11 @@ public struct QueueWorker: Service {
 
             // Stopping: give running jobs the grace period, then cancel them.
             let deadline = ContinuousClock.now + configuration.shutdownGrace
-            while state.running > 0, ContinuousClock.now < deadline {
+            while state.running(in: name) > 0, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            if state.running > 0 {
-                logger.notice("grace period over; handing running jobs back", metadata: ["running": "\(state.running)"])
+            if state.running(in: name) > 0 {
+                logger.notice("grace period over; handing running jobs back", metadata: ["running": "\(state.running(in: name))"])
             }
             jobs.cancelAll()
         }
@@ -183,7 +204,12 @@ public struct QueueWorker: Service {
         var logger = logger
         logger[metadataKey: "job"] = "\(job.lease.jobID)"
         logger[metadataKey: "attempt"] = "\(job.lease.attempt)"
+        logger[metadataKey: "kind"] = "\(job.kind)"
         do {
+            guard let handler = handlers[job.kind] else {
+                // Perhaps a newer worker knows it: retry later rather than fail it here.
+                throw JobError.retryable("no handler for kind \(job.kind) in this worker", userMessage: "This task cannot run right now.")
+            }
             switch try await handler.run(job) {
             case .recorded: logger.trace("job succeeded")
             case .acknowledge: acknowledgements.add(job.lease)
@@ -203,13 +229,11 @@ public struct QueueWorker: Service {
             let failure = error as? JobError
                 ?? .retryable("\(error)", userMessage: "Something went wrong while processing this file.")
             do {
+                let delay = failure.isPermanent ? .zero : configuration.retryDelay(afterAttempt: job.lease.attempt, retryAfter: failure.retryAfter)
+                let next = try await queue.recordFailure(job.lease, error: failure, delay: delay, then: transitioned)
                 if failure.isPermanent {
-                    try await store.failJob(job.lease, error: failure.reason, userError: failure.userMessage)
                     logger.notice("job failed permanently", metadata: ["reason": "\(failure.reason)"])
                 } else {
-                    let delay = configuration.retryDelay(afterAttempt: job.lease.attempt, retryAfter: failure.retryAfter)
-                    let userError = "\(failure.userMessage) Gave up after \(job.maxAttempts) attempts."
-                    let next = try await store.retryJob(job.lease, error: failure.reason, userError: userError, delay: delay)
                     logger.notice(
                         next == .failed ? "job failed: attempts spent" : "job will be retried",
                         metadata: ["reason": "\(failure.reason)", "delay": "\(delay)"]
@@ -228,7 +252,7 @@ public struct QueueWorker: Service {
         let deadline = ContinuousClock.now + configuration.jobTimeout
         while ContinuousClock.now < deadline {
             do {
-                if try await store.handBackJob(lease) {
+                if try await queue.handBack(lease, then: transitioned) {
                     logger.notice("job handed back after the database returned")
                 } else {
                     logger.notice("job was finished or rescued meanwhile; nothing to hand back")
@@ -247,13 +271,13 @@ public struct QueueWorker: Service {
         }
     }
 
-    /// Rescues expired leases every `rescueInterval` and prunes old jobs every minute.
+    /// Rescues expired leases every `rescueInterval` and prunes old finished jobs every minute.
     private func maintain(logger: Logger) async {
         var lastPrune = ContinuousClock.now - .seconds(60)
         var failing = false
         await every(configuration.rescueInterval) {
             do {
-                let rescued = try await store.rescueExpiredLeases()
+                let rescued = try await queue.rescueExpiredLeases(then: transitioned)
                 if failing { logger.notice("rescuer reaches the database again") }
                 failing = false
                 if rescued.requeued + rescued.failed > 0 {
@@ -261,13 +285,8 @@ public struct QueueWorker: Service {
                 }
                 if ContinuousClock.now - lastPrune >= .seconds(60) {
                     lastPrune = .now
-                    let pruned = try await store.pruneJobs(
-                        payloadRetention: configuration.payloadRetention,
-                        jobRetention: configuration.jobRetention
-                    )
-                    if pruned.payloadsDropped + pruned.jobsDeleted > 0 {
-                        logger.info("pruned jobs", metadata: ["payloads": "\(pruned.payloadsDropped)", "jobs": "\(pruned.jobsDeleted)"])
-                    }
+                    let pruned = try await queue.prune(olderThan: configuration.jobRetention)
+                    if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
                 }
             } catch {
                 // Once per outage in the log, not once per interval.
@@ -290,18 +309,49 @@ func every(_ interval: Duration, _ body: () async -> Void) async {
     }
 }
 
-/// What the claim loop, the job tasks, the heartbeat and the shutdown handler share.
+/// Each queue's wake-up stream: a nudge for a queue that has (or may have) work.
+final class QueueWakers: Sendable {
+    private let streams: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+
+    init(queues: [String]) {
+        streams = Dictionary(
+            queues.map { ($0, AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))) },
+            uniquingKeysWith: { first, _ in first }
+        )
+    }
+
+    /// The nudges of one queue (one consumer: its claim loop).
+    func wakeups(of queue: String) -> AsyncStream<Void> {
+        streams[queue]?.stream ?? AsyncStream { $0.finish() }
+    }
+
+    /// Nudges `queue`'s loop; an empty or unknown name nudges every loop.
+    func wake(_ queue: String) {
+        if let stream = streams[queue] {
+            stream.continuation.yield()
+        } else {
+            for stream in streams.values { stream.continuation.yield() }
+        }
+    }
+}
+
+/// What the claim loops, the job tasks, the heartbeat and the shutdown handler share.
 final class WorkerState: Sendable {
+    private struct Running {
+        var queue: String
+        var started: ContinuousClock.Instant
+    }
+
     private struct Shared {
-        var running: [JobLease: ContinuousClock.Instant] = [:]
+        var running: [JobLease: Running] = [:]
         var stopping = false
     }
 
     private let shared = Mutex(Shared())
 
-    var running: Int { shared.withLock { $0.running.count } }
     var isStopping: Bool { shared.withLock { $0.stopping } }
-    func started(_ lease: JobLease) { shared.withLock { $0.running[lease] = .now } }
+    func running(in queue: String) -> Int { shared.withLock { $0.running.values.count { $0.queue == queue } } }
+    func started(_ lease: JobLease, in queue: String) { shared.withLock { $0.running[lease] = Running(queue: queue, started: .now) } }
     func finished(_ lease: JobLease) { shared.withLock { $0.running[lease] = nil } }
     func stop() { shared.withLock { $0.stopping = true } }
 
@@ -311,8 +361,8 @@ final class WorkerState: Sendable {
         return shared.withLock { shared in
             var alive: [JobLease] = []
             var overdue: [JobLease] = []
-            for (lease, started) in shared.running {
-                if now - started < limit { alive.append(lease) } else { overdue.append(lease) }
+            for (lease, running) in shared.running {
+                if now - running.started < limit { alive.append(lease) } else { overdue.append(lease) }
             }
             return (alive, overdue)
         }

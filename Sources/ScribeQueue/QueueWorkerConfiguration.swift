@@ -1,9 +1,9 @@
 /// How a worker process runs jobs.
 public struct QueueWorkerConfiguration: Sendable {
-    /// Jobs run at once by this process.
-    public var concurrency: Int
-    /// The queue to claim from.
-    public var queue: String
+    /// The queues this process claims from, each with the most jobs it runs
+    /// from that queue at once. A queue's claim loop claims only when it has a
+    /// free slot, so a queue of slow jobs never takes another queue's slots.
+    public var queues: [String: Int]
     /// How long a claim holds before another worker may take the job; the
     /// heartbeat extends it every third of this while the job runs.
     public var leaseDuration: Duration
@@ -25,8 +25,7 @@ public struct QueueWorkerConfiguration: Sendable {
     public var jobRetention: Duration
 
     public init(
-        concurrency: Int,
-        queue: String = "default",
+        queues: [String: Int],
         leaseDuration: Duration = .seconds(30),
         pollInterval: Duration = .seconds(2),
         rescueInterval: Duration = .seconds(5),
@@ -37,8 +36,7 @@ public struct QueueWorkerConfiguration: Sendable {
         payloadRetention: Duration = .zero,
         jobRetention: Duration = .seconds(7 * 24 * 3600)
     ) {
-        self.concurrency = max(1, concurrency)
-        self.queue = queue
+        self.queues = queues.mapValues { max(1, $0) }
         self.leaseDuration = leaseDuration
         self.pollInterval = pollInterval
         self.rescueInterval = rescueInterval

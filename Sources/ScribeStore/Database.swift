@@ -164,6 +164,27 @@ public final class Database: Service, Sendable {
         try await lease(timeout: timeout ?? options.timeout) { connection, _ in try await body(connection) }
     }
 
+    /// Runs `body` in a transaction (COMMIT on return, ROLLBACK on throw) on
+    /// a leased connection, bounded like ``withConnection(timeout:_:)``, and
+    /// rethrows the body's own error rather than postgres-nio's wrapper, so
+    /// callers can catch ``StoreError`` and `PSQLError` as they are.
+    public func transaction<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = logger
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
+        } catch let error as PostgresTransactionError {
+            if let rollbackError = error.rollbackError {
+                logger.warning("rollback failed", metadata: ["error": "\(String(reflecting: rollbackError))"])
+            }
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
     /// Leases a connection for a long-lived `body` (a `LISTEN`): leasing it
     /// and what `body` does before calling `started()` are bounded by
     /// ``Options/timeout``; what it does after is not.

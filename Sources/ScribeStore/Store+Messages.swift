@@ -228,7 +228,7 @@ extension Store {
                     SELECT p.id FROM messages p
                     WHERE p.status = 'processing' AND p.role = 'user'
                       AND p.updated_at < now() - make_interval(secs => \(age.seconds))
-                      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = p.id)
+                      AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.message_id = p.id)
                     ORDER BY p.updated_at LIMIT 1000
                 )
                 AND m.status = 'processing'

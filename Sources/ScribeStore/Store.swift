@@ -36,25 +36,12 @@ public struct Store: Sendable {
         try await database.withConnection(timeout: timeout, body)
     }
 
-    /// Runs `body` in a transaction (COMMIT on return, ROLLBACK on throw),
-    /// bounded by the database's timeout, and rethrows the body's own error
-    /// rather than postgres-nio's wrapper, so callers can catch ``StoreError``
-    /// and `PSQLError` as they are.
+    /// Runs `body` in a transaction; see ``Database/transaction(timeout:_:)``.
     func transaction<Result: Sendable>(
         timeout: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let logger = logger
-        do {
-            return try await database.withConnection(timeout: timeout) { connection in
-                try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
-            }
-        } catch let error as PostgresTransactionError {
-            if let rollbackError = error.rollbackError {
-                logger.warning("rollback failed", metadata: ["error": "\(String(reflecting: rollbackError))"])
-            }
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
-        }
+        try await database.transaction(timeout: timeout, body)
     }
 
     static let jsonEncoder: JSONEncoder = {
@@ -63,7 +50,8 @@ public struct Store: Sendable {
         return encoder
     }()
 
-    static func json(_ value: some Encodable) -> String {
+    /// JSON text of one of our own Codable values, for a `::jsonb` parameter.
+    public static func json(_ value: some Encodable) -> String {
         // Our own Codable structs always encode.
         (try? String(decoding: jsonEncoder.encode(value), as: UTF8.self)) ?? "null"
     }
@@ -75,7 +63,7 @@ public struct Store: Sendable {
 
 extension PSQLError {
     /// True when the statement broke a unique constraint (SQLSTATE 23505).
-    var isUniqueViolation: Bool { serverInfo?[.sqlState] == "23505" }
+    public var isUniqueViolation: Bool { serverInfo?[.sqlState] == "23505" }
     /// The constraint or index that was broken, if the server said.
     var constraintName: String? { serverInfo?[.constraintName] }
 }

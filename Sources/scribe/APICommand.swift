@@ -40,7 +40,7 @@ struct APIServer {
         if runWorkers {
             let pool = try runtime.makeOCRPool()
             ocr = pool
-            services.append(runtime.makeWorker(store: store, provider: llm.provider, ocr: pool))
+            services += runtime.makeWorkerServices(store: store, provider: llm.provider, ocr: pool)
         }
         let dependencies = APIDependencies(
             store: store,

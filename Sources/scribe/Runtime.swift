@@ -10,6 +10,7 @@ import ScribeOCR
 import ScribeQueue
 import ScribeStore
 import ScribeWorker
+import ServiceLifecycle
 
 /// What every subcommand sets up the same way: configuration, logging, the pool, the LLM.
 struct Runtime {
@@ -100,15 +101,16 @@ struct Runtime {
         }
     }
 
-    /// The queue worker running the upload pipeline.
-    func makeWorker(store: Store, provider: any LLMProvider, ocr: OCREnginePool) -> QueueWorker {
-        let pipeline = UploadPipeline(
+    /// The worker's services (the queue worker with the file flow's stages,
+    /// and what runs beside it); see ``WorkerServices``.
+    func makeWorkerServices(store: Store, provider: any LLMProvider, ocr: OCREnginePool) -> [any Service] {
+        WorkerServices.make(
+            configuration: configuration.worker,
             store: store,
             reader: DocumentReader(pool: ocr, configuration: configuration.ocr),
             responder: makeResponder(store: store, provider: provider),
-            dropPayloadOnSuccess: configuration.worker.payloadRetention == .zero
+            logger: Logger(label: "scribe.worker")
         )
-        return QueueWorker(configuration: configuration.worker, store: store, handler: pipeline, logger: Logger(label: "scribe.worker"))
     }
 
     func migrate(client: PostgresClient) async throws {

@@ -10,7 +10,7 @@ import ServiceLifecycle
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Claim and run queued jobs (OCR, then the LLM) until SIGTERM."
+        abstract: "Claim and run queued jobs (the ocr and answer stages of each file) until SIGTERM."
     )
 
     func run() async throws {
@@ -19,9 +19,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let store = Store(database: database, logger: Logger(label: "scribe.store"))
         let llm = runtime.makeLLMProvider()
         let ocr = try runtime.makeOCRPool()
-        let worker = runtime.makeWorker(store: store, provider: llm.provider, ocr: ocr)
+        let worker = runtime.makeWorkerServices(store: store, provider: llm.provider, ocr: ocr)
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: database), .init(service: worker)],
+            services: ([database] + worker).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: runtime.logger
         )

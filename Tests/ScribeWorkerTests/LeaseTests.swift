@@ -1,15 +1,23 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import ScribeChat
+import ScribeLLM
+import ScribeOCR
+import ScribeQueue
 import ScribeStore
 import ScribeTestSupport
+@testable import ScribeWorker
 import Testing
 
-/// The queue's guarantees, checked statement by statement against Postgres.
+/// The queue's guarantees and the stages' lease-guarded writes, checked
+/// statement by statement against Postgres.
 @Suite struct LeaseTests {
-    /// A user, a conversation and `count` queued text uploads on a fresh database.
+    /// A user, a conversation and `count` queued uploads on a fresh database:
+    /// text files (straight to the `answer` stage), or page images (`ocr` first).
     static func withQueuedJobs(
         _ count: Int,
+        images: Bool = false,
         maxAttempts: Int = 5,
         _ body: @Sendable (Store, [EnqueuedUpload]) async throws -> Void
     ) async throws {
@@ -18,8 +26,12 @@ import Testing
             let store = Store(database: database, logger: TestDatabase.logger)
             let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
             let conversation = try await store.createConversation(userID: user.id, title: "t")
-            let files = (0..<count).map { NewUpload(filename: "f\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "file \($0)")) }
-            let enqueued = try await store.enqueueUploads(
+            let files = (0..<count).map {
+                images
+                    ? NewUpload(filename: "f\($0).png", contentType: "image/png", bytes: ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47]))
+                    : NewUpload(filename: "f\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "file \($0)"))
+            }
+            let enqueued = try await store.files.enqueue(
                 userID: user.id, conversationID: conversation.id, caption: nil, files: files, idempotencyKey: nil, maxAttempts: maxAttempts
             )
             try await body(store, enqueued)
@@ -27,48 +39,108 @@ import Testing
     }
 
     static func answers(to messageID: UUID, _ store: Store) async throws -> Int {
-        let rows = try await store.database.client.query("SELECT count(*) FROM messages WHERE reply_to = \(messageID)")
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        try await count("SELECT count(*) FROM messages WHERE reply_to = '\(messageID)'", store)
+    }
+
+    static func count(_ sql: String, _ store: Store) async throws -> Int {
+        for try await value in try await store.database.client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return value }
+        return -1
+    }
+
+    static func answerStage(_ store: Store) -> AnswerStage {
+        let responder = ChatResponder(store: store, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 1000))
+        return AnswerStage(store: store, queue: store.queue, responder: responder, dropPayloadOnSuccess: true)
+    }
+
+    /// What the workers' transitions run: the stage handlers' own hook.
+    static func hook(_ store: Store) -> JobQueue.TransitionHook {
+        let stage = answerStage(store)
+        return { transitions, connection in try await stage.jobsChanged(transitions, on: connection) }
     }
 
     @Test func aSlowWorkerCannotCompleteAJobItsLeaseLost() async throws {
         try await Self.withQueuedJobs(1) { store, enqueued in
-            let slow = try #require(try await store.claimJobs(workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+            let queue = store.queue
+            let slow = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
             try await Task.sleep(for: .milliseconds(400))
-            let rescued = try await store.rescueExpiredLeases()
+            let rescued = try await queue.rescueExpiredLeases(then: Self.hook(store))
             #expect(rescued.requeued == 1)
-            let fast = try #require(try await store.claimJobs(workerID: "fast", limit: 1, lease: .seconds(30)).first)
+            let fast = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "fast", limit: 1, lease: .seconds(30)).first)
             #expect(fast.lease.attempt == 2)
 
+            let stage = Self.answerStage(store)
+            let messageID = try #require(enqueued.first?.messageID)
+            let question = try #require(try await store.message(id: messageID))
             // Every write of the first, slow worker is refused…
             await #expect(throws: StoreError.self) {
-                try await store.completeUpload(slow.lease, answer: "late answer", metadata: .init(), dropPayload: true)
+                try await stage.record(slow.lease, question: question, uploadID: enqueued[0].uploadID, answer: "late answer", metadata: .init())
             }
-            await #expect(throws: StoreError.self) { try await store.checkpointOCR(slow.lease, text: "x", pages: [AttachmentPage(page: 1, source: "ocr", rotation: 0, skew: 0, dpi: 300, confidence: 90, warning: nil)]) }
-            await #expect(throws: StoreError.self) { try await store.retryJob(slow.lease, error: "e", userError: "e", delay: .zero) }
+            await #expect(throws: StoreError.self) {
+                try await queue.recordFailure(slow.lease, error: .retryable("e", userMessage: "e"), delay: .zero, then: Self.hook(store))
+            }
             // …even a worker that reuses its id, because the attempt differs.
             let sameWorkerOldAttempt = JobLease(jobID: fast.lease.jobID, workerID: "fast", attempt: 1)
             await #expect(throws: StoreError.self) {
-                try await store.completeUpload(sameWorkerOldAttempt, answer: "stale", metadata: .init(), dropPayload: true)
+                try await stage.record(sameWorkerOldAttempt, question: question, uploadID: enqueued[0].uploadID, answer: "stale", metadata: .init())
             }
+            #expect(try await Self.answers(to: messageID, store) == 0, "a refused write leaves nothing")
 
-            try await store.completeUpload(fast.lease, answer: "the answer", metadata: .init(), dropPayload: true)
-            let messageID = try #require(enqueued.first?.messageID)
+            try await stage.record(fast.lease, question: question, uploadID: enqueued[0].uploadID, answer: "the answer", metadata: .init())
             #expect(try await Self.answers(to: messageID, store) == 1)
             #expect(try await store.message(id: messageID)?.status == .done)
-            #expect(try await store.payload(of: fast.lease) == nil, "bytes dropped on success")
+            #expect(try await store.payload(ofUpload: enqueued[0].uploadID) == nil, "bytes dropped on success")
         }
+    }
+
+    @Test func theOCRStageCheckpointsAndEnqueuesTheAnswerOnlyUnderItsLease() async throws {
+        try await Self.withQueuedJobs(1, images: true) { store, enqueued in
+            let queue = store.queue
+            let ocr = OCRConfiguration(languages: "eng", engineCount: 1)
+            let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
+            do {
+                try await Self.checkpointUnderLease(OCRStage(store: store, queue: queue, reader: DocumentReader(pool: pool, configuration: ocr)), store, enqueued)
+            } catch {
+                await pool.shutdown()
+                throw error
+            }
+            await pool.shutdown()
+        }
+    }
+
+    static func checkpointUnderLease(_ stage: OCRStage, _ store: Store, _ enqueued: [EnqueuedUpload]) async throws {
+        let queue = store.queue
+        #expect(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "an image starts at ocr")
+        let slow = try #require(try await queue.claim(queue: FileFlow.ocr, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+        try await Task.sleep(for: .milliseconds(400))
+        _ = try await queue.rescueExpiredLeases(then: Self.hook(store))
+        let fast = try #require(try await queue.claim(queue: FileFlow.ocr, workerID: "fast", limit: 1, lease: .seconds(30)).first)
+
+        let upload = try #require(try await store.upload(id: enqueued[0].uploadID))
+        let args = try slow.decodeArgs(UploadJobArgs.self)
+        let document = RecognisedDocument(text: "recognised", pages: [PageReading(number: 1, source: .ocr)])
+        await #expect(throws: StoreError.self) { try await stage.record(slow, upload: upload, args: args, document: document) }
+        #expect(try await Self.count("SELECT count(*) FROM jobs WHERE kind = 'answer'", store) == 0, "no answer job from a lost lease")
+        #expect(try await store.message(id: enqueued[0].messageID)?.documentText == nil, "no checkpoint from a lost lease")
+
+        try await stage.record(fast, upload: upload, args: args, document: document)
+        let answer = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+        #expect(try answer.decodeArgs(UploadJobArgs.self).uploadID == upload.id)
+        #expect(try await store.upload(id: upload.id)?.answerJobID == answer.lease.jobID)
+        let message = try #require(try await store.message(id: enqueued[0].messageID))
+        #expect(message.documentText == "recognised")
+        #expect(message.stage == "llm")
+        #expect(message.attachments.first?.pages == 1)
     }
 
     @Test func aJobThatKeepsKillingWorkersEndsFailed() async throws {
         try await Self.withQueuedJobs(1, maxAttempts: 2) { store, enqueued in
+            let queue = store.queue
             for _ in 0..<2 {
-                #expect(try await store.claimJobs(workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
+                #expect(try await queue.claim(queue: FileFlow.answer, workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
                 try await Task.sleep(for: .milliseconds(120))
-                _ = try await store.rescueExpiredLeases()
+                _ = try await queue.rescueExpiredLeases(then: Self.hook(store))
             }
-            #expect(try await store.claimJobs(workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
+            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
             let messageID = try #require(enqueued.first?.messageID)
             let message = try #require(try await store.message(id: messageID))
             #expect(message.status == .failed)
@@ -78,20 +150,23 @@ import Testing
 
     @Test func handingBackDoesNotSpendAnAttempt() async throws {
         try await Self.withQueuedJobs(2) { store, enqueued in
-            #expect(try await store.claimJobs(workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
-            #expect(try await store.handBackJobs(workerID: "deploying") == 2)
-            let again = try await store.claimJobs(workerID: "next", limit: 2, lease: .seconds(30))
+            let queue = store.queue
+            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
+            try await store.startStage("llm", messageID: enqueued[0].messageID)
+            #expect(try await queue.handBack(workerID: "deploying", then: Self.hook(store)) == 2)
+            #expect(try await store.message(id: enqueued[0].messageID)?.status == .queued, "its message waits again")
+            let again = try await queue.claim(queue: FileFlow.answer, workerID: "next", limit: 2, lease: .seconds(30))
             #expect(again.map(\.lease.attempt) == [1, 1])
-            #expect(try await store.message(id: enqueued[0].messageID)?.status == .processing)
         }
     }
 
     @Test func concurrentClaimsNeverShareAJob() async throws {
         try await Self.withQueuedJobs(40) { store, _ in
+            let queue = store.queue
             let claims = try await withThrowingTaskGroup(of: [UUID].self) { group in
                 for worker in 0..<8 {
                     group.addTask {
-                        try await store.claimJobs(workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
+                        try await queue.claim(queue: FileFlow.answer, workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
                     }
                 }
                 return try await group.reduce(into: [UUID]()) { $0 += $1 }
@@ -103,17 +178,22 @@ import Testing
 
     @Test func retriesWaitTheirBackoffAndKeepTheCheckpoint() async throws {
         try await Self.withQueuedJobs(1) { store, enqueued in
-            let first = try #require(try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(30)).first)
-            try await store.checkpointOCR(first.lease, text: "recognised", pages: [AttachmentPage(page: 1, source: "ocr", rotation: 0, skew: 0, dpi: 300, confidence: 90, warning: nil)])
-            #expect(try await store.retryJob(first.lease, error: "llm 503", userError: "busy", delay: .milliseconds(300)) == .available)
-            #expect(try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
-            try await Task.sleep(for: .milliseconds(400))
-            let second = try #require(try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(30)).first)
-            #expect(second.ocrText == "recognised")
+            let queue = store.queue
+            let first = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let failure = JobError.retryable("llm 503", userMessage: "busy")
+            #expect(try await queue.recordFailure(first.lease, error: failure, delay: .seconds(3), then: Self.hook(store)) == .available)
+            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
+            let runAt = try #require(try await queue.jobs(ids: [first.lease.jobID]).first?.runAt)
+            #expect(runAt.timeIntervalSinceNow > 1, "run_at is the backoff away")
+            try await Task.sleep(for: .seconds(max(0, runAt.timeIntervalSinceNow) + 0.2))
+            let second = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(second.lease.attempt == 2)
-            let messageID = try #require(enqueued.first?.messageID)
-            let message = try await store.message(id: messageID)
-            #expect(message?.stage == "llm")
+            let message = try #require(try await store.message(id: enqueued[0].messageID))
+            #expect(message.status == .queued)
+            #expect(message.stage == "llm")
+            #expect(message.documentText == "file 0", "a text file's text is its checkpoint")
+            let job = try #require(try await queue.jobs(ids: [second.lease.jobID]).first)
+            #expect(job.errors.map(\.error) == ["llm 503"])
         }
     }
 }
@@ -129,7 +209,8 @@ import Testing
             )
             // A synchronous chat whose answer never came, and the upload's claimed job.
             let chat = try await store.startChat(userID: owner, conversationID: conversation, text: "hello?", newTitle: "t")
-            _ = try await store.claimJobs(workerID: "w", limit: 1, lease: .seconds(60))
+            _ = try await store.queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(60))
+            try await store.startStage("llm", messageID: enqueued[0].messageID)
             try await store.database.client.query(
                 "UPDATE messages SET updated_at = now() - interval '10 minutes' WHERE conversation_id = \(conversation)"
             )

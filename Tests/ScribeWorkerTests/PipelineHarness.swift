@@ -12,7 +12,7 @@ import ServiceLifecycle
 
 /// Queue settings that make tests quick: short leases, fast polls and retries.
 let fastQueue = QueueWorkerConfiguration(
-    concurrency: 2,
+    queues: ["default": 2, FileFlow.ocr: 1, FileFlow.answer: 4],
     leaseDuration: .seconds(5),
     pollInterval: .milliseconds(200),
     rescueInterval: .milliseconds(200),
@@ -37,13 +37,13 @@ func withPipeline(
             uploads: UploadLimits(maxFileBytes: 8 << 20, maxRequestBytes: 16 << 20, maxFiles: 5, jobMaxAttempts: jobMaxAttempts),
             database: try await TestDatabase.createMigrated(),
             services: { store, responder in
-                let pipeline = UploadPipeline(
+                WorkerServices.make(
+                    configuration: queue,
                     store: store,
                     reader: DocumentReader(pool: pool, configuration: ocr),
                     responder: responder,
-                    dropPayloadOnSuccess: true
+                    logger: TestDatabase.logger
                 )
-                return [QueueWorker(configuration: queue, store: store, handler: pipeline, logger: TestDatabase.logger)]
             },
             body
         )

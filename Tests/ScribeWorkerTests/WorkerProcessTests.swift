@@ -20,6 +20,7 @@ import Testing
             "LLM_TIMEOUT_MS": "10000",
             "WORKER_CONCURRENCY": "2",
             "OCR_ENGINES": "1",
+            "LLM_CONCURRENCY": "4",
             "JOB_LEASE_SECONDS": "2",
             "JOB_MAX_ATTEMPTS": "25",
             "JOB_RETRY_BASE_MS": "50",
@@ -39,16 +40,21 @@ import Testing
         try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: environment, label: "worker")
     }
 
-    /// Enqueues `count` text uploads, ten files per request, like a busy API would.
+    /// Enqueues `count` uploads, ten files per request, like a busy API
+    /// would: text files (the `answer` stage only), and every eighth a page
+    /// image (the `ocr` stage, then `answer`).
     static func enqueue(_ count: Int, store: Store) async throws -> Int {
         let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
         let conversation = try await store.createConversation(userID: user.id, title: "crash test")
+        let page = try Fixtures.bytes("mixed_lowres.png")
         var enqueued = 0
         while enqueued < count {
             let batch = (enqueued..<min(enqueued + 10, count)).map {
-                NewUpload(filename: "page\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "Page \($0) of the crash test."))
+                $0 % 8 == 3
+                    ? NewUpload(filename: "page\($0).png", contentType: "image/png", bytes: ByteBuffer(bytes: page))
+                    : NewUpload(filename: "page\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "Page \($0) of the crash test."))
             }
-            enqueued += try await store.enqueueUploads(
+            enqueued += try await store.files.enqueue(
                 userID: user.id, conversationID: conversation.id, caption: nil, files: batch, idempotencyKey: nil, maxAttempts: 25
             ).count
         }
@@ -64,10 +70,14 @@ import Testing
         try await count("SELECT count(*) FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled')", client)
     }
 
-    /// The end state every durability test demands.
+    /// The end state every durability test demands: every stage job
+    /// succeeded, every file through both its stages, one answer each.
     static func expectEveryJobAnsweredExactlyOnce(_ jobs: Int, _ client: PostgresClient) async throws {
-        #expect(try await count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", client) == jobs)
+        #expect(try await count("SELECT count(*) FROM uploads", client) == jobs)
+        // One job per stage a file went through: `answer`, and `ocr` before it for a picture.
+        #expect(try await count("SELECT (SELECT count(*) FROM jobs) - (SELECT count(*) + count(ocr_job_id) FROM uploads)", client) == 0)
         #expect(try await count("SELECT count(*) FROM jobs WHERE state <> 'succeeded'", client) == 0)
+        #expect(try await count("SELECT count(*) FROM uploads WHERE answered_at IS NULL OR payload IS NOT NULL", client) == 0)
         #expect(try await count("SELECT count(*) FROM messages WHERE role = 'user' AND status <> 'done'", client) == 0)
         #expect(try await count("SELECT count(*) FROM messages WHERE role = 'assistant'", client) == jobs)
         #expect(
@@ -132,7 +142,10 @@ import Testing
                 let impatient = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL, extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "0"])
                 let workers = try (0..<2).map { _ in try Self.startWorker(impatient) }
                 let deadline = ContinuousClock.now + .seconds(30)
-                while try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) < 4, ContinuousClock.now < deadline {
+                // Both workers are running jobs (so both have started and will hand them back).
+                while try await Self.count("SELECT count(DISTINCT locked_by) FROM jobs WHERE state = 'running'", client) < 2,
+                    ContinuousClock.now < deadline
+                {
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 for worker in workers { worker.send(SIGTERM) }

@@ -14,6 +14,11 @@
                                                 the wait of a lone user's upload (upload → done) while the
                                                 busy user has BACKLOG files queued, topped up before each of
                                                 TRIES tries; prints "p50_s p99_s max_s" (PSQL: a psql command)
+  bench.py fake-llm PORT LATENCY_S              an OpenAI-compatible chat server on 127.0.0.1:PORT that answers
+                                                every completion after LATENCY_S; GET /stats tells the most
+                                                requests it held at once
+  bench.py files API TOKEN CONV IMAGE N         uploads N single-page files (10 per request) and waits until
+                                                every one is answered; prints "seconds done failed"
 """
 import json
 import os
@@ -154,7 +159,8 @@ def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, back
             return json.load(response)
 
     def queued():
-        query = f"SELECT count(*) FROM jobs WHERE state = 'available' AND conversation_id = '{busy_conv}'"
+        query = ("SELECT count(*) FROM jobs j JOIN uploads u ON u.id = (j.args->>'upload_id')::uuid "
+                 f"WHERE j.state = 'available' AND j.kind = 'ocr' AND u.conversation_id = '{busy_conv}'")
         return int(subprocess.run(psql + ["-c", query], capture_output=True, text=True, check=True).stdout.strip())
 
     waits = []
@@ -180,6 +186,97 @@ def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, back
     print(f"{statistics.median(waits):.3f} {p99:.3f} {waits[-1]:.3f}")
 
 
+def fake_llm(port, latency):
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()
+    stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            with lock:
+                self.reply(dict(stats))
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                stats["in_flight"] += 1
+                stats["requests"] += 1
+                stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+            time.sleep(float(latency))
+            with lock:
+                stats["in_flight"] -= 1
+            self.reply({
+                "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()), "model": "bench",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "The page is an invoice; nothing is overdue."}}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}})
+
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    ThreadingHTTPServer.request_queue_size = 1024
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+
+
+def files(api, token, conversation, image_path, count):
+    import time
+    import urllib.request
+
+    with open(image_path, "rb") as f:
+        image = f.read()
+    name = os.path.basename(image_path)
+    count = int(count)
+    start = time.monotonic()
+    pending = []
+    for first in range(0, count, 10):
+        boundary = "ScribeFiles" + str(random.randrange(1 << 60))
+        crlf = b"\r\n"
+        parts = [b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
+                 conversation.encode() + crlf]
+        for index in range(first, min(first + 10, count)):
+            parts += [b"--" + boundary.encode() + crlf,
+                      f'Content-Disposition: form-data; name="file"; filename="{index}-{name}"'.encode() + crlf,
+                      b"Content-Type: application/octet-stream" + crlf + crlf, image + crlf]
+        parts.append(b"--" + boundary.encode() + b"--" + crlf)
+        request = urllib.request.Request(api + "/v1/chat/file", data=b"".join(parts), method="POST", headers={
+            "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)
+        pending += [item["message_id"] for item in answer["items"]]
+    done = failed = 0
+    while pending:
+        if time.monotonic() - start > 1800:
+            sys.exit(f"files: {len(pending)} uploads were not answered after 1800 s")
+        time.sleep(0.05)
+        # Answers come roughly in order: look at the oldest unanswered until one is not done.
+        while pending:
+            request = urllib.request.Request(api + "/v1/messages/" + pending[0], headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status = json.load(response)["status"]
+            if status not in ("done", "failed"):
+                break
+            done += status == "done"
+            failed += status == "failed"
+            pending.pop(0)
+    print(f"{time.monotonic() - start:.2f} {done} {failed}")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -201,6 +298,10 @@ def main(argv):
         compare(args[0], args[1], args[2:])
     elif command == "table":
         table(args[0])
+    elif command == "fake-llm":
+        fake_llm(*args)
+    elif command == "files":
+        files(*args)
     elif command == "fairness":
         fairness(*args[:8], psql=args[8:])
     else:

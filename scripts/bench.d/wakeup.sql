@@ -1,1 +1,1 @@
-WITH j AS (INSERT INTO jobs (id, kind, queue) VALUES (gen_random_uuid(), 'noop', 'default') RETURNING id) SELECT pg_notify('scribe_jobs', '') FROM j;
+WITH j AS (INSERT INTO jobs (id, kind, queue) VALUES (gen_random_uuid(), 'noop', 'default') RETURNING id) SELECT pg_notify('scribe_jobs', 'default') FROM j;

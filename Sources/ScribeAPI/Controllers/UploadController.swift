@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ScribeOCR
+import ScribeQueue
 import ScribeStore
+import ScribeWorker
 
 /// How much an upload may carry.
 public struct UploadLimits: Sendable {
@@ -25,7 +27,7 @@ public struct UploadLimits: Sendable {
 
 /// `POST /v1/chat/file` (answers 202 at once; workers do the rest) and `GET /v1/jobs/{id}`.
 struct UploadController {
-    let store: Store
+    let flow: FileFlow
     let limits: UploadLimits
 
     func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
@@ -71,7 +73,7 @@ struct UploadController {
 
         let enqueued: [EnqueuedUpload]
         do {
-            enqueued = try await store.enqueueUploads(
+            enqueued = try await flow.enqueue(
                 userID: user.id,
                 conversationID: conversationID,
                 caption: caption?.isEmpty == false ? caption : nil,
@@ -85,10 +87,10 @@ struct UploadController {
         guard let first = enqueued.first else { throw APIError.badRequest("Attach at least one file.", field: "file") }
         let answer = UploadResponse(
             messageId: first.messageID.lowercasedString,
-            jobId: first.jobID.lowercasedString,
+            jobId: first.uploadID.lowercasedString,
             conversationId: first.conversationID.lowercasedString,
             status: first.status.rawValue,
-            items: enqueued.map { .init(messageId: $0.messageID.lowercasedString, jobId: $0.jobID.lowercasedString, filename: $0.filename) }
+            items: enqueued.map { .init(messageId: $0.messageID.lowercasedString, jobId: $0.uploadID.lowercasedString, filename: $0.filename) }
         )
         var response = try context.responseEncoder.encode(answer, from: request, context: context)
         response.status = .accepted
@@ -124,8 +126,8 @@ struct UploadController {
     @Sendable func job(_ request: Request, context: ScribeRequestContext) async throws -> JobResponse {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Job")
-        guard let job = try await store.job(id: id, userID: user.id) else { throw APIError.notFound("Job") }
-        return JobResponse(job)
+        guard let story = try await flow.story(uploadID: id, userID: user.id) else { throw APIError.notFound("Job") }
+        return JobResponse(story)
     }
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
@@ -148,7 +150,37 @@ struct UploadController {
     }
 }
 
+/// An upload's whole story: where the file is now (the fields of the stage
+/// it is in, or ended in), and each stage's job.
 struct JobResponse: ResponseEncodable {
+    struct Stage: Encodable {
+        var id: String
+        var kind: String
+        var state: String
+        var attempt: Int
+        var maxAttempts: Int
+        var lastError: String?
+        var errors: [JobRecord.AttemptError]
+        var runAt: String
+        var createdAt: String
+        var startedAt: String?
+        var finishedAt: String?
+
+        init(_ job: JobRecord) {
+            id = job.id.lowercasedString
+            kind = job.kind
+            state = job.state.rawValue
+            attempt = job.attempt
+            maxAttempts = job.maxAttempts
+            lastError = job.lastError
+            errors = job.errors
+            runAt = job.runAt.rfc3339
+            createdAt = job.createdAt.rfc3339
+            startedAt = job.startedAt?.rfc3339
+            finishedAt = job.finishedAt?.rfc3339
+        }
+    }
+
     var id: String
     var kind: String
     var state: String
@@ -156,32 +188,41 @@ struct JobResponse: ResponseEncodable {
     var maxAttempts: Int
     var stage: String?
     var lastError: String?
-    var messageId: String?
-    var conversationId: String?
-    var filename: String?
-    var contentType: String?
-    var size: Int?
-    var runAt: String
+    var messageId: String
+    var conversationId: String
+    var filename: String
+    var contentType: String
+    var size: Int
+    var pages: Int?
+    var runAt: String?
     var createdAt: String
     var startedAt: String?
     var finishedAt: String?
+    /// The stage jobs in order (`ocr` is missing for a plain-text file, and
+    /// any stage once its job is pruned).
+    var stages: [Stage]
 
-    init(_ job: Job) {
-        id = job.id.lowercasedString
-        kind = job.kind.rawValue
-        state = job.state.rawValue
-        attempt = job.attempt
-        maxAttempts = job.maxAttempts
-        stage = job.stage
-        lastError = job.lastError
-        messageId = job.messageID?.lowercasedString
-        conversationId = job.conversationID?.lowercasedString
-        filename = job.filename
-        contentType = job.contentType
-        size = job.size
-        runAt = job.runAt.rfc3339
-        createdAt = job.createdAt.rfc3339
-        startedAt = job.startedAt?.rfc3339
-        finishedAt = job.finishedAt?.rfc3339
+    init(_ story: UploadStory) {
+        let upload = story.upload
+        let current = story.current
+        id = upload.id.lowercasedString
+        kind = "upload"
+        // Jobs pruned after JOB_RETENTION_SECONDS: what the upload row still knows.
+        state = current?.state.rawValue ?? (upload.answeredAt == nil ? JobState.failed.rawValue : JobState.succeeded.rawValue)
+        attempt = current?.attempt ?? 0
+        maxAttempts = current?.maxAttempts ?? 0
+        stage = story.stage
+        lastError = current?.lastError
+        messageId = upload.messageID.lowercasedString
+        conversationId = upload.conversationID.lowercasedString
+        filename = upload.filename
+        contentType = upload.contentType
+        size = upload.size
+        pages = upload.pageCount
+        runAt = current?.runAt.rfc3339
+        createdAt = upload.createdAt.rfc3339
+        startedAt = (story.ocr ?? story.answer)?.startedAt?.rfc3339
+        finishedAt = current?.state == .succeeded || current?.state == .failed ? current?.finishedAt?.rfc3339 : nil
+        stages = [story.ocr, story.answer].compactMap { $0 }.map(Stage.init)
     }
 }

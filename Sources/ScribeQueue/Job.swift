@@ -1,0 +1,141 @@
+import Foundation
+import PostgresNIO
+import ScribeStore
+
+/// The states of a job; see `sql/002_jobs.sql`.
+public enum JobState: String, Sendable, Hashable, PostgresCodable {
+    case available, running, succeeded, failed, cancelled
+}
+
+/// A job to enqueue: what to run (`kind`, handled by the handler of that
+/// kind), where (`queue`, which has its own concurrency in each worker), and
+/// with what (`args`, any JSON the handler decodes).
+public struct NewJob: Sendable {
+    public var id: UUID
+    public var kind: String
+    public var queue: String
+    /// The args as JSON text.
+    public var args: String
+    public var priority: Int
+    public var maxAttempts: Int
+    /// Jobs with the same key take turns with other keys' jobs (sql/006): a
+    /// key's n-th unfinished job in its queue waits behind every other key's
+    /// first n−1. Typically the owner's id.
+    public var fairnessKey: String?
+
+    /// A job whose args are `args` encoded as JSON.
+    public init<Args: Encodable>(
+        kind: String,
+        queue: String,
+        args: Args,
+        maxAttempts: Int,
+        priority: Int = 0,
+        fairnessKey: String? = nil,
+        id: UUID = .v7()
+    ) throws {
+        self.id = id
+        self.kind = kind
+        self.queue = queue
+        self.args = String(decoding: try JSONEncoder().encode(args), as: UTF8.self)
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.fairnessKey = fairnessKey
+    }
+}
+
+/// A worker's claim on one attempt of a job. Every outcome is recorded only
+/// while the lease still holds: same worker, same attempt, still running.
+public struct JobLease: Sendable, Hashable, CustomStringConvertible {
+    public var jobID: UUID
+    public var workerID: String
+    public var attempt: Int
+
+    public init(jobID: UUID, workerID: String, attempt: Int) {
+        self.jobID = jobID
+        self.workerID = workerID
+        self.attempt = attempt
+    }
+
+    public var description: String { "\(jobID)#\(attempt)@\(workerID)" }
+}
+
+/// A job a worker has just claimed.
+public struct ClaimedJob: Sendable {
+    public var lease: JobLease
+    public var kind: String
+    public var queue: String
+    /// The args as JSON text.
+    public var args: String
+    public var maxAttempts: Int
+
+    public init(lease: JobLease, kind: String, queue: String, args: String, maxAttempts: Int) {
+        self.lease = lease
+        self.kind = kind
+        self.queue = queue
+        self.args = args
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The args decoded; args a handler cannot read fail the job permanently.
+    public func decodeArgs<Args: Decodable>(_ type: Args.Type) throws(JobError) -> Args {
+        do {
+            return try JSONDecoder().decode(Args.self, from: Data(args.utf8))
+        } catch {
+            throw .permanent("unreadable args for \(kind): \(error)", userMessage: "This task's details are damaged; it cannot run.")
+        }
+    }
+}
+
+/// A job whose state the queue changed without its handler writing the
+/// outcome: a failed attempt, a hand-back on shutdown or outage, an expired
+/// lease. The handler of its kind sees it in the same transaction
+/// (``JobHandler/jobsChanged(_:on:)``), to keep what it owns in step.
+public struct JobTransition: Sendable {
+    /// Why the job changed.
+    public enum Cause: Sendable {
+        /// The handler threw; the error says what the user should read.
+        case failed(JobError)
+        /// The worker gave it back without spending an attempt (shutdown, database outage).
+        case handedBack
+        /// Its worker stopped renewing the lease (it died, hung, or ran past its time limit).
+        case leaseExpired
+    }
+
+    public var jobID: UUID
+    public var kind: String
+    /// The args as JSON text.
+    public var args: String
+    /// `available` when it will run again, `failed` when it will not.
+    public var state: JobState
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var cause: Cause
+
+    /// The args decoded, nil when they cannot be.
+    public func decodeArgs<Args: Decodable>(_ type: Args.Type) -> Args? {
+        try? JSONDecoder().decode(Args.self, from: Data(args.utf8))
+    }
+}
+
+/// A job as stored: what `GET /v1/jobs/{id}` and operators see.
+public struct JobRecord: Sendable, Hashable {
+    /// One failed attempt.
+    public struct AttemptError: Sendable, Hashable, Codable {
+        public var attempt: Int
+        public var at: String
+        public var error: String
+    }
+
+    public var id: UUID
+    public var kind: String
+    public var queue: String
+    public var state: JobState
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var lastError: String?
+    public var errors: [AttemptError]
+    public var runAt: Date
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+}

@@ -1,0 +1,332 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+
+/// A file to enqueue: its name, its sniffed type and its bytes.
+public struct NewUpload: Sendable {
+    public var filename: String
+    public var contentType: String
+    public var bytes: ByteBuffer
+
+    public init(filename: String, contentType: String, bytes: ByteBuffer) {
+        self.filename = filename
+        self.contentType = contentType
+        self.bytes = bytes
+    }
+}
+
+/// What the upload endpoint answers for one enqueued file.
+public struct EnqueuedUpload: Sendable, Hashable {
+    public var messageID: UUID
+    /// The upload's id: `GET /v1/jobs/{id}` tells its whole story.
+    public var uploadID: UUID
+    public var conversationID: UUID
+    public var filename: String
+    public var status: MessageStatus
+
+    public init(messageID: UUID, uploadID: UUID, conversationID: UUID, filename: String, status: MessageStatus) {
+        self.messageID = messageID
+        self.uploadID = uploadID
+        self.conversationID = conversationID
+        self.filename = filename
+        self.status = status
+    }
+}
+
+/// An uploaded file as stored (`uploads`), without its bytes.
+public struct UploadRecord: Sendable, Hashable {
+    public var id: UUID
+    public var userID: UUID
+    public var conversationID: UUID
+    public var messageID: UUID
+    public var filename: String
+    public var contentType: String
+    public var size: Int
+    public var pageCount: Int?
+    public var ocrJobID: UUID?
+    public var answerJobID: UUID?
+    public var createdAt: Date
+    public var answeredAt: Date?
+
+    public init(
+        id: UUID, userID: UUID, conversationID: UUID, messageID: UUID, filename: String, contentType: String, size: Int,
+        pageCount: Int? = nil, ocrJobID: UUID? = nil, answerJobID: UUID? = nil, createdAt: Date = Date(), answeredAt: Date? = nil
+    ) {
+        self.id = id
+        self.userID = userID
+        self.conversationID = conversationID
+        self.messageID = messageID
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.pageCount = pageCount
+        self.ocrJobID = ocrJobID
+        self.answerJobID = answerJobID
+        self.createdAt = createdAt
+        self.answeredAt = answeredAt
+    }
+
+    static let columns = """
+        id, user_id, conversation_id, message_id, filename, content_type, size, page_count,
+        ocr_job_id, answer_job_id, created_at, answered_at
+        """
+    typealias Row = (UUID, UUID, UUID, UUID, String, String, Int, Int?, UUID?, UUID?, Date, Date?)
+
+    init(row: Row) {
+        self.init(
+            id: row.0, userID: row.1, conversationID: row.2, messageID: row.3, filename: row.4, contentType: row.5, size: row.6,
+            pageCount: row.7, ocrJobID: row.8, answerJobID: row.9, createdAt: row.10, answeredAt: row.11
+        )
+    }
+}
+
+/// A message's status change for the uploads behind it (see ``Store/setUploadMessages(_:on:)``).
+public struct UploadMessageStatus: Sendable {
+    public var uploadID: UUID
+    public var status: MessageStatus
+    /// The sentence shown on a failed message.
+    public var error: String?
+
+    public init(uploadID: UUID, status: MessageStatus, error: String? = nil) {
+        self.uploadID = uploadID
+        self.status = status
+        self.error = error
+    }
+}
+
+/// The uploads' SQL: the file, its message, its checkpoint and its answer.
+/// The methods that take a connection run inside the caller's transaction,
+/// beside the queue's statement that guards it with the job's lease.
+extension Store {
+    // MARK: Enqueue (in the caller's transaction)
+
+    /// Throws `.notFound` unless `conversationID` is `userID`'s.
+    ///
+    /// A plain read, not an UPDATE: concurrent uploads to one conversation
+    /// must not queue on its row lock. (The messages' foreign key holds a KEY
+    /// SHARE lock against a concurrent delete; the conversation's updated_at
+    /// moves when the answer is written.)
+    public func requireConversation(_ conversationID: UUID, of userID: UUID, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            "SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)",
+            logger: logger
+        )
+        guard try await rows.collect().count == 1 else { throw StoreError(.notFound, "Conversation not found.") }
+    }
+
+    /// Stores one uploaded file: its user message (`queued`, with the
+    /// attachment and the caption) and the upload row with its bytes. When
+    /// the text is already known (a plain-text file), it is stored as the
+    /// checkpoint and the message starts at the `llm` stage.
+    public func insertUpload(
+        id: UUID,
+        userID: UUID,
+        conversationID: UUID,
+        caption: String?,
+        file: NewUpload,
+        idempotencyKey: String?,
+        requestPosition: Int,
+        knownText: (text: String, pages: [AttachmentPage])?,
+        ocrJobID: UUID?,
+        answerJobID: UUID?,
+        on connection: PostgresConnection
+    ) async throws -> Message {
+        let attachment = Attachment(
+            filename: file.filename,
+            contentType: file.contentType,
+            size: file.bytes.readableBytes,
+            pages: knownText?.pages.count,
+            pageDetails: knownText?.pages
+        )
+        var message = try await insertMessage(
+            conversationID: conversationID,
+            role: .user,
+            content: caption ?? "",
+            status: .queued,
+            stage: knownText == nil ? "queued" : "llm",
+            attachments: [attachment],
+            on: connection
+        )
+        if let knownText {
+            try await connection.query("UPDATE messages SET document_text = \(knownText.text) WHERE id = \(message.id)", logger: logger)
+            message.documentText = knownText.text
+        }
+        try await connection.query(
+            """
+            INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload,
+                                 idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id)
+            VALUES (\(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
+                    \(file.bytes.readableBytes), \(file.bytes), \(idempotencyKey), \(requestPosition),
+                    \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID))
+            """,
+            logger: logger
+        )
+        return message
+    }
+
+    /// The answer of an earlier upload request made with `idempotencyKey`, if any.
+    public func uploads(userID: UUID, idempotencyKey: String) async throws -> [EnqueuedUpload]? {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT message_id, id, conversation_id, filename FROM uploads
+                WHERE user_id = \(userID) AND idempotency_key = \(idempotencyKey)
+                ORDER BY request_position
+                """,
+                logger: logger
+            )
+            var uploads: [EnqueuedUpload] = []
+            for try await (messageID, uploadID, conversationID, filename) in rows.decode((UUID, UUID, UUID, String).self) {
+                uploads.append(
+                    EnqueuedUpload(messageID: messageID, uploadID: uploadID, conversationID: conversationID, filename: filename, status: .queued)
+                )
+            }
+            return uploads.isEmpty ? nil : uploads
+        }
+    }
+
+    // MARK: Stages
+
+    /// The upload `id` (any owner's: for the worker), or nil.
+    public func upload(id: UUID) async throws -> UploadRecord? {
+        try await withConnection { connection in
+            try await Self.upload(connection.query("SELECT \(unescaped: UploadRecord.columns) FROM uploads WHERE id = \(id)", logger: logger))
+        }
+    }
+
+    /// The upload `id` if `userID` owns it, else nil.
+    public func upload(id: UUID, userID: UUID) async throws -> UploadRecord? {
+        try await withConnection { connection in
+            try await Self.upload(
+                connection.query("SELECT \(unescaped: UploadRecord.columns) FROM uploads WHERE id = \(id) AND user_id = \(userID)", logger: logger)
+            )
+        }
+    }
+
+    private static func upload(_ rows: PostgresRowSequence) async throws -> UploadRecord? {
+        for try await row in rows.decode(UploadRecord.Row.self) { return UploadRecord(row: row) }
+        return nil
+    }
+
+    /// The uploaded bytes (nil once they have been dropped).
+    ///
+    /// An upload may be tens of megabytes, so reading it gets ten times the
+    /// database's timeout.
+    public func payload(ofUpload id: UUID) async throws -> ByteBuffer? {
+        try await withConnection(timeout: database.options.timeout * 10) { connection in
+            let rows = try await connection.query("SELECT payload FROM uploads WHERE id = \(id)", logger: logger)
+            for try await payload in rows.decode(ByteBuffer?.self) { return payload }
+            return nil
+        }
+    }
+
+    /// Shows that the file's `stage` (`ocr`, `llm`) has begun: the message
+    /// becomes `processing`. A message already done or failed is left alone.
+    public func startStage(_ stage: String, messageID: UUID) async throws {
+        _ = try await withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE messages SET status = 'processing', stage = \(stage), updated_at = now()
+                WHERE id = \(messageID) AND status IN ('queued', 'processing')
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// Stores the recognised text (the OCR checkpoint) on the upload and on
+    /// its message, with the page count and how each page was read on the
+    /// message's attachment, and moves the message to the `llm` stage.
+    public func checkpointText(
+        uploadID: UUID,
+        text: String,
+        pages: [AttachmentPage],
+        answerJobID: UUID,
+        on connection: PostgresConnection
+    ) async throws {
+        let pageCount = pages.count
+        try await connection.query(
+            """
+            WITH upload AS (
+                UPDATE uploads SET document_text = \(text), page_count = \(pageCount), answer_job_id = \(answerJobID)
+                WHERE id = \(uploadID)
+                RETURNING message_id
+            )
+            UPDATE messages m SET document_text = \(text), stage = 'llm', updated_at = now(),
+                   attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
+                                 THEN jsonb_set(m.attachments, '{0}', m.attachments->0
+                                      || jsonb_build_object('pages', \(pageCount)::int, 'page_details', \(Self.json(pages))::jsonb))
+                                 ELSE m.attachments END
+            FROM upload WHERE m.id = upload.message_id
+            """,
+            logger: logger
+        )
+    }
+
+    /// The answer to an upload: the assistant's message (`reply_to` the user
+    /// message), the user message `done`, the conversation touched, the
+    /// upload answered (its bytes dropped when `dropPayload`).
+    public func writeAnswer(
+        to question: Message,
+        uploadID: UUID,
+        answer: String,
+        metadata: MessageMetadata,
+        dropPayload: Bool,
+        on connection: PostgresConnection
+    ) async throws {
+        _ = try await insertMessage(
+            conversationID: question.conversationID,
+            role: .assistant,
+            content: answer,
+            status: .done,
+            replyTo: question.id,
+            metadata: metadata,
+            on: connection
+        )
+        try await connection.query(
+            """
+            WITH message AS (
+                UPDATE messages SET status = 'done', stage = NULL, error = NULL, updated_at = now() WHERE id = \(question.id)
+            ), upload AS (
+                UPDATE uploads SET answered_at = now(), payload = CASE WHEN \(dropPayload) THEN NULL ELSE payload END
+                WHERE id = \(uploadID)
+            )
+            UPDATE conversations SET updated_at = now() WHERE id = \(question.conversationID)
+            """,
+            logger: logger
+        )
+    }
+
+    /// Sets the status (and, when failed, the sentence) of the messages of
+    /// these uploads: what a failed, handed-back or rescued stage job shows.
+    public func setUploadMessages(_ changes: [UploadMessageStatus], on connection: PostgresConnection) async throws {
+        guard !changes.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE messages m SET status = c.status, error = nullif(c.error, ''), updated_at = now()
+            FROM uploads u, unnest(\(changes.map(\.uploadID)), \(changes.map(\.status.rawValue)), \(changes.map { $0.error ?? "" }))
+                 AS c(upload_id, status, error)
+            WHERE u.id = c.upload_id AND m.id = u.message_id AND m.status <> 'done'
+            """,
+            logger: logger
+        )
+    }
+
+    /// Drops the bytes of up to 1000 uploads answered more than `retention` ago; returns how many.
+    public func dropAnsweredPayloads(olderThan retention: Duration) async throws -> Int {
+        try await withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE uploads SET payload = NULL
+                WHERE id IN (
+                    SELECT id FROM uploads WHERE payload IS NOT NULL AND answered_at IS NOT NULL
+                      AND answered_at < now() - make_interval(secs => \(retention.seconds))
+                    LIMIT 1000
+                )
+                RETURNING id
+                """,
+                logger: logger
+            ).collect().count
+        }
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ScribeChat
+import ScribeOCR
+import ScribeQueue
+import ScribeStore
+
+/// The file flow on top of the generic queue: an upload is stored with its
+/// user message, then worked through as stage jobs, each on its own queue
+/// with its own concurrency:
+///
+/// 1. `ocr` reads the file (OCR, a PDF's text layer), then, in one
+///    transaction guarded by its lease, checkpoints the text and enqueues
+///    `answer`. A plain-text file skips it: its text is known at upload.
+/// 2. `answer` asks the LLM with the conversation's history, then, in one
+///    transaction guarded by its lease, writes the assistant message and
+///    marks the file done: exactly one answer per file.
+///
+/// The stage handlers, not the queue, keep the file's message in step:
+/// `queued` and `processing` with its `stage`, then `done`, or `failed` with
+/// a sentence for the person.
+public struct FileFlow: Sendable {
+    /// The stage kinds, each on the queue of the same name.
+    public static let ocr = "ocr"
+    public static let answer = "answer"
+
+    let store: Store
+    let queue: JobQueue
+
+    public init(store: Store, queue: JobQueue) {
+        self.store = store
+        self.queue = queue
+    }
+
+    /// The queues the stages run on, with their slots in one worker process:
+    /// `ocr` as many as there are OCR engines, `answer` as many LLM calls as
+    /// may be in flight at once.
+    public static func queues(ocrEngines: Int, llmConcurrency: Int) -> [String: Int] {
+        [ocr: ocrEngines, answer: llmConcurrency]
+    }
+
+    /// The stage handlers a worker runs.
+    public func handlers(reader: DocumentReader, responder: ChatResponder, dropPayloadOnSuccess: Bool) -> [any JobHandler] {
+        [
+            OCRStage(store: store, queue: queue, reader: reader),
+            AnswerStage(store: store, queue: queue, responder: responder, dropPayloadOnSuccess: dropPayloadOnSuccess),
+        ]
+    }
+
+    // MARK: Enqueue
+
+    /// Enqueues uploaded files: per file one user message (`queued`, with its
+    /// attachment and the caption), its upload row holding the bytes, and its
+    /// first stage job, all in ONE transaction that also nudges the workers.
+    ///
+    /// With an `idempotencyKey` already used by this user, nothing is written
+    /// and the first request's answer is returned. Throws ``StoreError``
+    /// `.notFound` when the conversation is not the user's.
+    public func enqueue(
+        userID: UUID,
+        conversationID: UUID,
+        caption: String?,
+        files: [NewUpload],
+        idempotencyKey: String?,
+        maxAttempts: Int
+    ) async throws -> [EnqueuedUpload] {
+        if let idempotencyKey, let earlier = try await store.uploads(userID: userID, idempotencyKey: idempotencyKey) {
+            return earlier
+        }
+        // Storing the bytes takes time of its own: a second more per 10 MB.
+        let bytes = files.reduce(0) { $0 + $1.bytes.readableBytes }
+        let timeout = queue.database.options.timeout + .milliseconds(bytes / 10_000)
+        let fairnessKey = userID.uuidString.lowercased()
+        do {
+            return try await queue.database.transaction(timeout: timeout) { [store, queue] connection in
+                try await store.requireConversation(conversationID, of: userID, on: connection)
+                var enqueued: [EnqueuedUpload] = []
+                var queues: Set<String> = []
+                for (position, file) in files.enumerated() {
+                    let uploadID = UUID.v7()
+                    let jobID = UUID.v7()
+                    let knownText = Self.knownText(of: file)
+                    let stage = knownText == nil ? Self.ocr : Self.answer
+                    let message = try await store.insertUpload(
+                        id: uploadID,
+                        userID: userID,
+                        conversationID: conversationID,
+                        caption: caption,
+                        file: file,
+                        idempotencyKey: idempotencyKey,
+                        requestPosition: position,
+                        knownText: knownText,
+                        ocrJobID: knownText == nil ? jobID : nil,
+                        answerJobID: knownText == nil ? nil : jobID,
+                        on: connection
+                    )
+                    let job = try NewJob(
+                        kind: stage,
+                        queue: stage,
+                        args: UploadJobArgs(uploadID: uploadID, messageID: message.id),
+                        maxAttempts: maxAttempts,
+                        fairnessKey: fairnessKey,
+                        id: jobID
+                    )
+                    try await queue.enqueue(job, on: connection)
+                    queues.insert(stage)
+                    enqueued.append(
+                        EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
+                    )
+                }
+                try await queue.notify(queues, on: connection)
+                return enqueued
+            }
+        } catch let error as PSQLError where error.isUniqueViolation && idempotencyKey != nil {
+            // A concurrent request with the same key won the race: answer as it did.
+            if let idempotencyKey, let earlier = try await store.uploads(userID: userID, idempotencyKey: idempotencyKey) {
+                return earlier
+            }
+            throw error
+        }
+    }
+
+    /// The text of a plain-text file, known without the `ocr` stage (nil for
+    /// any other file, and for a blank one, which `ocr` fails with its reason).
+    static func knownText(of file: NewUpload) -> (text: String, pages: [AttachmentPage])? {
+        guard file.contentType == DocumentKind.plainText.mediaType else { return nil }
+        let document = DocumentReader.plainText(file.bytes.readableBytesView)
+        guard !document.text.isBlank else { return nil }
+        return (document.text, document.pages.map(AttachmentPage.init))
+    }
+
+    // MARK: Reads
+
+    /// The whole story of an upload (`GET /v1/jobs/{id}`), if `userID` owns it.
+    public func story(uploadID: UUID, userID: UUID) async throws -> UploadStory? {
+        guard let upload = try await store.upload(id: uploadID, userID: userID) else { return nil }
+        let jobs = try await queue.jobs(ids: [upload.ocrJobID, upload.answerJobID].compactMap { $0 })
+        return UploadStory(
+            upload: upload,
+            ocr: jobs.first { $0.id == upload.ocrJobID },
+            answer: jobs.first { $0.id == upload.answerJobID }
+        )
+    }
+
+    // MARK: Transitions
+
+    /// What a stage job's message shows after the queue changed the job: a
+    /// job that will run again leaves its message `queued`; a job that will
+    /// not fails it with a sentence for the person.
+    static func messageStatuses(_ transitions: [JobTransition]) -> [UploadMessageStatus] {
+        transitions.compactMap { transition in
+            guard let args = transition.decodeArgs(UploadJobArgs.self) else { return nil }
+            guard transition.state == .failed else { return UploadMessageStatus(uploadID: args.uploadID, status: .queued) }
+            let sentence: String =
+                switch transition.cause {
+                case .failed(let error) where error.isPermanent: error.userMessage
+                case .failed(let error): "\(error.userMessage) Gave up after \(transition.maxAttempts) attempts."
+                case .leaseExpired, .handedBack: "Processing this file stopped unexpectedly \(transition.maxAttempts) times; giving up."
+                }
+            return UploadMessageStatus(uploadID: args.uploadID, status: .failed, error: sentence)
+        }
+    }
+}
+
+/// The args of a stage job: the upload and its user message.
+struct UploadJobArgs: Codable, Sendable {
+    var uploadID: UUID
+    var messageID: UUID
+
+    enum CodingKeys: String, CodingKey {
+        case uploadID = "upload_id"
+        case messageID = "message_id"
+    }
+}
+
+/// An upload and its stage jobs (a stage's job is nil before it is
+/// enqueued, when the file skipped it, and after pruning).
+public struct UploadStory: Sendable {
+    public var upload: UploadRecord
+    public var ocr: JobRecord?
+    public var answer: JobRecord?
+
+    /// The job of the stage the file is in, or ended in.
+    public var current: JobRecord? { answer ?? ocr }
+
+    /// The stage the file is in (`queued`, `ocr`, `llm`), or ended in when
+    /// it failed; nil when done.
+    public var stage: String? {
+        guard let current else { return upload.answeredAt == nil ? "queued" : nil }
+        if current.state == .succeeded { return nil }
+        if current.id == answer?.id { return "llm" }
+        return current.state == .available && current.attempt == 0 ? "queued" : "ocr"
+    }
+}
+
+extension AttachmentPage {
+    /// How a page was read, in the shape stored with the message.
+    init(_ reading: PageReading) {
+        self.init(
+            page: reading.number,
+            source: reading.source.rawValue,
+            rotation: reading.rotation,
+            skew: reading.skew,
+            dpi: reading.resolution,
+            confidence: reading.confidence,
+            warning: reading.warning
+        )
+    }
+}
