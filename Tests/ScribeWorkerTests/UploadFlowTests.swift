@@ -61,6 +61,12 @@ import Testing
             let job = try await api.send(.get, "/v1/jobs/\(try #require(upload["job_id"] as? String))", token: token)
             #expect(job["state"] as? String == "succeeded")
             #expect(job["attempt"] as? Int == 1)
+            #expect(job["stage"] == nil || job["stage"] is NSNull)
+            #expect(job["message_id"] as? String == messageID)
+            // The whole story: each stage its own job, each run once.
+            let stages = try #require(job["stages"] as? [[String: Any]])
+            #expect(stages.map { $0["kind"] as? String } == (name.hasSuffix(".txt") ? ["answer"] : ["ocr", "answer"]))
+            #expect(stages.allSatisfy { $0["state"] as? String == "succeeded" && $0["attempt"] as? Int == 1 })
         }
     }
 
@@ -87,6 +93,10 @@ import Testing
                 let job = try await api.send(.get, "/v1/jobs/\(try #require(upload["job_id"] as? String))", token: token)
                 #expect(job["state"] as? String == "failed")
                 #expect(job["attempt"] as? Int == 1, "a permanent error is not retried")
+                #expect(job["stage"] as? String == "ocr", "it failed reading the file")
+                let stages = try #require(job["stages"] as? [[String: Any]])
+                #expect(stages.map { $0["kind"] as? String } == ["ocr"], "no answer is asked for an unreadable file")
+                #expect((stages.first?["errors"] as? [[String: Any]])?.count == 1)
             }
             // The worker is still alive and well.
             let note = APIClient.FilePart(filename: "note.txt", contentType: "text/plain", bytes: Array("The meeting moved to Friday at ten.".utf8))
