@@ -17,11 +17,8 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let runtime = try Runtime.load(label: "scribe.dev")
         let secret = try runtime.configuration.jwtSecret ?? Self.localSecret(at: secretFile)
-        var server = APIServer(runtime: runtime, jwtSecret: secret)
-        server.migrateFirst = true
-        server.runWorkers = true
         runtime.logger.notice("scribe dev on http://\(runtime.configuration.host):\(runtime.configuration.port)")
-        try await server.run()
+        try await runtime.run([.api, .workers], jwtSecret: secret, migrateFirst: true)
     }
 
     /// Reads the secret kept at `path`, creating it (64 hex characters, mode 0600) the first time.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
 import Logging
 import PostgresNIO
 import ScribeAPI
@@ -12,7 +13,10 @@ import ScribeStore
 import ScribeWorker
 import ServiceLifecycle
 
-/// What every subcommand sets up the same way: configuration, logging, the pool, the LLM.
+/// What every subcommand sets up the same way: configuration, logging, the
+/// pool, the LLM; and ``run(_:)``, the one place that builds the services of
+/// `scribe api`, `scribe worker` and `scribe dev` and runs them with one
+/// shutdown path.
 struct Runtime {
     let configuration: ScribeConfiguration
     let logger: Logger
@@ -113,10 +117,96 @@ struct Runtime {
         )
     }
 
+    /// What a process runs: the API, the workers, or both.
+    struct Roles: OptionSet {
+        let rawValue: Int
+        static let api = Roles(rawValue: 1)
+        static let workers = Roles(rawValue: 2)
+    }
+
+    /// Builds the services of `roles` and runs them in one service group until
+    /// SIGTERM or SIGINT. Resources the services use (the LLM's HTTP client,
+    /// the OCR engines) are closed by the same group after the services that
+    /// use them have stopped, whether the group ends by a signal or a failure.
+    ///
+    /// - Parameters:
+    ///   - roles: `.api` serves HTTP (needs `jwtSecret`); `.workers` runs the queue worker.
+    ///   - jwtSecret: The secret access tokens are signed with.
+    ///   - migrateFirst: Apply pending migrations before anything starts (`scribe dev`).
+    func run(_ roles: Roles, jwtSecret: String? = nil, migrateFirst: Bool = false) async throws {
+        if migrateFirst {
+            try await PostgresClient.withRunning(databaseURL.configuration, logger: logger) { client in try await migrate(client: client) }
+        }
+        // What can fail to start is started first, before anything needs closing.
+        let ocr = roles.contains(.workers) ? try makeOCRPool() : nil
+        let llm = makeLLMProvider()
+        let database = makeDatabase()
+        let store = Store(database: database, logger: Logger(label: "scribe.store"))
+
+        // Services stop in reverse order: the database last, each resource after its users.
+        var services: [any Service] = [database, CloseOnShutdown { try await llm.shutdown() }]
+        if let ocr {
+            services.append(CloseOnShutdown { await ocr.shutdown() })
+            services += makeWorkerServices(store: store, provider: llm.provider, ocr: ocr)
+        }
+        if roles.contains(.api), let jwtSecret {
+            services.append(AbandonedChatSweeper(store: store, age: longestChat * 2, logger: Logger(label: "scribe.api")))
+            services.append(try await makeAPI(store: store, provider: llm.provider, jwtSecret: jwtSecret))
+        }
+        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        if roles.contains(.workers) {
+            // A worker must always exit when asked. Every database call is bounded,
+            // so shutdown finishes within the grace period even with the database
+            // gone; as a backstop, past the grace period plus a margin it escalates
+            // to cancellation, and a task that ignores that ends the process (its
+            // leases expire and are rescued).
+            group.maximumGracefulShutdownDuration = configuration.worker.shutdownGrace + .seconds(15)
+            group.maximumCancellationDuration = .seconds(15)
+        }
+        try await ServiceGroup(configuration: group).run()
+    }
+
+    /// The HTTP API as a service.
+    func makeAPI(store: Store, provider: any LLMProvider, jwtSecret: String) async throws -> some Service {
+        let dependencies = APIDependencies(
+            store: store,
+            tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
+            responder: makeResponder(store: store, provider: provider),
+            bcryptCost: configuration.bcryptCost,
+            maxJSONBodyBytes: configuration.maxJSONBodyBytes,
+            uploads: UploadLimits(
+                maxFileBytes: configuration.uploadMaxFileBytes,
+                maxRequestBytes: configuration.uploadMaxRequestBytes,
+                maxFiles: configuration.uploadMaxFiles,
+                jobMaxAttempts: configuration.jobMaxAttempts
+            )
+        )
+        return Application(
+            router: buildRouter(dependencies),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "scribe"),
+            logger: logger
+        )
+    }
+
     func migrate(client: PostgresClient) async throws {
         let migrations = try Migrator.migrations(in: URL(fileURLWithPath: configuration.migrationsPath))
         let applied = try await Migrator(client: client, logger: logger).apply(migrations)
         logger.info("database is up to date", metadata: ["applied_now": "\(applied.joined(separator: ","))"])
+    }
+}
+
+/// Closes a resource when the service group shuts down (gracefully or by
+/// cancellation): listed before the services that use it, it closes after them.
+struct CloseOnShutdown: Service {
+    let close: @Sendable () async throws -> Void
+
+    init(_ close: @escaping @Sendable () async throws -> Void) {
+        self.close = close
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
     }
 }
 
