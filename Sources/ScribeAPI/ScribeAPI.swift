@@ -18,8 +18,23 @@ public struct APIDependencies: Sendable {
     public var uploads: UploadLimits
     /// Where uploads are enqueued and their stories read.
     public var files: FileFlow
+    /// Tokens that open one conversation's event stream from a browser.
+    public var streamTokens: StreamTokens
+    /// This process's fan-out of conversation events (run it as a service, after the application).
+    public var events: EventHub
 
-    public init(store: Store, tokens: AccessTokens, responder: ChatResponder, bcryptCost: UInt8, maxJSONBodyBytes: Int, uploads: UploadLimits) {
+    public init(
+        store: Store,
+        tokens: AccessTokens,
+        streamTokens: StreamTokens,
+        events: EventHub,
+        responder: ChatResponder,
+        bcryptCost: UInt8,
+        maxJSONBodyBytes: Int,
+        uploads: UploadLimits
+    ) {
+        self.streamTokens = streamTokens
+        self.events = events
         self.uploads = uploads
         self.store = store
         self.tokens = tokens
@@ -45,11 +60,19 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     )
     let v1 = router.group("v1")
     auth.addPublicRoutes(to: v1)
+    let events = EventController(
+        store: dependencies.store,
+        tokens: dependencies.tokens,
+        streamTokens: dependencies.streamTokens,
+        hub: dependencies.events
+    )
+    events.addPublicRoutes(to: v1)
 
     let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(store: dependencies.store).addRoutes(to: authenticated)
     ChatController(store: dependencies.store, responder: dependencies.responder).addRoutes(to: authenticated)
     UploadController(flow: dependencies.files, limits: dependencies.uploads).addRoutes(to: authenticated)
+    events.addPrivateRoutes(to: authenticated)
     return router
 }

@@ -55,6 +55,8 @@ public struct ScribeConfiguration: Sendable {
     public var jobMaxAttempts: Int
     /// `WORKER_*`, `JOB_*`: how worker processes run jobs.
     public var worker: QueueWorkerConfiguration
+    /// How often an event stream is sent a heartbeat comment.
+    public var eventHeartbeat: Duration
     /// The most LLM calls one process makes at once (`LLM_CONCURRENCY`): the
     /// `answer` queue's slots in a worker and the LLM client's connections.
     public var llmConcurrency: Int
@@ -87,6 +89,7 @@ public struct ScribeConfiguration: Sendable {
         databasePoolSize = try env.integer("DATABASE_POOL_SIZE", default: 20, in: 1...500)
         databaseTimeout = .milliseconds(try env.integer("DATABASE_TIMEOUT_MS", default: 3000, in: 100...600_000))
         migrationsPath = env["MIGRATIONS_PATH"] ?? "sql"
+        eventHeartbeat = .milliseconds(try env.integer("EVENTS_HEARTBEAT_MS", default: 15_000, in: 100...60_000))
         let level = env["LOG_LEVEL"] ?? "info"
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError("LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical.")

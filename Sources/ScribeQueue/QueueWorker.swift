@@ -79,7 +79,7 @@ public struct QueueWorker: Service {
     private func serve(wakers: QueueWakers, state: WorkerState, acknowledgements: Acknowledgements, logger: Logger) async {
         await withDiscardingTaskGroup { background in
             background.addTask {
-                await QueueListener(database: queue.database, logger: logger, wake: { wakers.wake($0) }).run()
+                await ChannelListener(database: queue.database, channel: JobQueue.channel, logger: logger) { wakers.wake($0 ?? "") }.run()
             }
             background.addTask { await every(configuration.pollInterval) { wakers.wake("") } }
             background.addTask { await heartbeat(state: state, logger: logger) }

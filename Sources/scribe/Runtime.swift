@@ -150,8 +150,7 @@ struct Runtime {
             services += makeWorkerServices(store: store, provider: llm.provider, ocr: ocr)
         }
         if roles.contains(.api), let jwtSecret {
-            services.append(AbandonedChatSweeper(store: store, age: longestChat * 2, logger: Logger(label: "scribe.api")))
-            services.append(try await makeAPI(store: store, provider: llm.provider, jwtSecret: jwtSecret))
+            services += await makeAPIServices(store: store, provider: llm.provider, jwtSecret: jwtSecret)
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         if roles.contains(.workers) {
@@ -166,11 +165,16 @@ struct Runtime {
         try await ServiceGroup(configuration: group).run()
     }
 
-    /// The HTTP API as a service.
-    func makeAPI(store: Store, provider: any LLMProvider, jwtSecret: String) async throws -> some Service {
+    /// The HTTP API and what it runs beside it: the sweeper of abandoned chats,
+    /// the application, and the event hub (listed after the application so
+    /// that it stops first, ending the event streams the server then drains).
+    func makeAPIServices(store: Store, provider: any LLMProvider, jwtSecret: String) async -> [any Service] {
+        let events = EventHub(database: store.database, heartbeat: configuration.eventHeartbeat, logger: Logger(label: "scribe.events"))
         let dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
+            streamTokens: await StreamTokens(secret: jwtSecret),
+            events: events,
             responder: makeResponder(store: store, provider: provider),
             bcryptCost: configuration.bcryptCost,
             maxJSONBodyBytes: configuration.maxJSONBodyBytes,
@@ -181,11 +185,16 @@ struct Runtime {
                 jobMaxAttempts: configuration.jobMaxAttempts
             )
         )
-        return Application(
+        let application = Application(
             router: buildRouter(dependencies),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "scribe"),
             logger: logger
         )
+        return [
+            AbandonedChatSweeper(store: store, age: longestChat * 2, logger: Logger(label: "scribe.api")),
+            application,
+            events,
+        ]
     }
 
     func migrate(client: PostgresClient) async throws {

@@ -23,6 +23,7 @@ public func withAPI(
     uploads: UploadLimits = UploadLimits(maxFileBytes: 2 << 20, maxRequestBytes: 4 << 20, maxFiles: 3, jobMaxAttempts: 3),
     database: DatabaseURL? = nil,
     services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
+    eventHeartbeat: Duration = .seconds(15),
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
@@ -35,9 +36,12 @@ public func withAPI(
         systemPrompt: "You are a test assistant.",
         budget: ContextBudget(maxMessages: 10, maxTokens: 4000)
     )
+    let events = EventHub(database: postgres, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
     let dependencies = APIDependencies(
         store: store,
         tokens: tokens,
+        streamTokens: await StreamTokens(secret: testSecret),
+        events: events,
         responder: responder,
         bcryptCost: 4,
         maxJSONBodyBytes: 64 * 1024,
@@ -45,7 +49,7 @@ public func withAPI(
     )
     let app = Application(
         router: buildRouter(dependencies),
-        services: [postgres] + services(store, responder),
+        services: [postgres] + services(store, responder) + [events],
         logger: TestDatabase.logger
     )
     try await app.test(.router) { client in

@@ -83,11 +83,12 @@ public struct AccessTokens: Sendable {
         return userID
     }
 
-    private struct Header: Decodable {
+    struct Header: Decodable {
         var alg: String?
     }
 
-    private static func decodeHeader(_ part: Substring) -> Header? {
+    /// A JWT's header (its first part), or nil when it is not base64url JSON.
+    static func decodeHeader(_ part: Substring) -> Header? {
         var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64) else { return nil }

@@ -10,14 +10,14 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     let tokens: AccessTokens
 
     func authenticate(request: Request, context: Context) async throws -> AuthenticatedUser? {
-        guard let bearer = request.headers.bearer else {
-            throw APIError(
-                .unauthorized,
-                code: "unauthorized",
-                message: "Send an access token as 'Authorization: Bearer <token>'.",
-                headers: [.wwwAuthenticate: "Bearer"]
-            )
-        }
+        guard let user = try await Self.user(bearing: request, tokens: tokens) else { throw Self.missingToken }
+        return user
+    }
+
+    /// The user of the request's bearer token; nil when it sends none. A bad
+    /// or expired token is a 401 with its reason.
+    static func user(bearing request: Request, tokens: AccessTokens) async throws(APIError) -> AuthenticatedUser? {
+        guard let bearer = request.headers.bearer else { return nil }
         do {
             return AuthenticatedUser(id: try await tokens.verify(bearer.token))
         } catch {
@@ -29,4 +29,11 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
             )
         }
     }
+
+    static let missingToken = APIError(
+        .unauthorized,
+        code: "unauthorized",
+        message: "Send an access token as 'Authorization: Bearer <token>'.",
+        headers: [.wwwAuthenticate: "Bearer"]
+    )
 }

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import ScribeStore
+import ServiceLifecycle
+import Synchronization
+
+/// Fans one API process's conversation events out to its streams.
+///
+/// The process holds ONE `LISTEN scribe_events` connection, whatever the
+/// number of streams. A NOTIFY names the conversation that changed (the
+/// `messages` trigger of `sql/008` sends it), and only that conversation's
+/// subscribers are woken; each then reads its own events from the durable log.
+/// Every `heartbeat` each subscriber is also woken to send a comment, so idle
+/// proxies keep the connection and a client that went away is noticed. On
+/// shutdown every subscription ends, so streams finish cleanly and the HTTP
+/// server can drain.
+public final class EventHub: Service, Sendable {
+    /// The channel the trigger notifies.
+    public static let channel = "scribe_events"
+
+    let database: Database
+    let heartbeat: Duration
+    let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var subscribers: [ObjectIdentifier: Subscription] = [:]
+        var byConversation: [UUID: Set<ObjectIdentifier>] = [:]
+        var closed = false
+    }
+
+    /// - Parameters:
+    ///   - heartbeat: How often every stream is sent a comment (at most 15 s
+    ///     keeps common proxies from closing an idle stream).
+    public init(database: Database, heartbeat: Duration = .seconds(15), logger: Logger) {
+        self.database = database
+        self.heartbeat = heartbeat
+        self.logger = logger
+    }
+
+    /// Subscribes to `conversationID`'s changes; nil once the hub has shut down.
+    /// The subscription ends when the hub shuts down, or when it is dropped.
+    public func subscribe(to conversationID: UUID) -> Subscription? {
+        let subscription = Subscription(conversationID: conversationID)
+        let key = ObjectIdentifier(subscription)
+        let added = state.withLock { state in
+            guard !state.closed else { return false }
+            state.subscribers[key] = subscription
+            state.byConversation[conversationID, default: []].insert(key)
+            return true
+        }
+        guard added else { return nil }
+        subscription.onEnd { [weak self] in self?.remove(key, conversationID: conversationID) }
+        return subscription
+    }
+
+    /// How many streams this process serves now.
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    public func run() async throws {
+        defer { close() }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await ChannelListener(database: self.database, channel: Self.channel, logger: self.logger) { payload in
+                        self.changed(payload.flatMap(UUID.init(uuidString:)))
+                    }.run()
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: self.heartbeat) } catch { return }
+                        for subscription in self.state.withLock({ Array($0.subscribers.values) }) { subscription.signal(.heartbeat) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wakes the subscribers of `conversationID`, or everyone's (after a
+    /// reconnect, when nudges may have been missed) when nil.
+    func changed(_ conversationID: UUID?) {
+        let woken = state.withLock { state -> [Subscription] in
+            guard let conversationID else { return Array(state.subscribers.values) }
+            return state.byConversation[conversationID, default: []].compactMap { state.subscribers[$0] }
+        }
+        for subscription in woken { subscription.signal(.changed) }
+    }
+
+    private func remove(_ key: ObjectIdentifier, conversationID: UUID) {
+        state.withLock { state in
+            state.subscribers[key] = nil
+            state.byConversation[conversationID]?.remove(key)
+            if state.byConversation[conversationID]?.isEmpty == true { state.byConversation[conversationID] = nil }
+        }
+    }
+
+    private func close() {
+        let all = state.withLock { state -> [Subscription] in
+            state.closed = true
+            return Array(state.subscribers.values)
+        }
+        for subscription in all { subscription.end() }
+    }
+}
+
+/// One stream's subscription: what woke it since it last looked.
+public final class Subscription: Sendable {
+    /// Why a subscriber is woken.
+    public struct Signals: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// The conversation may have new events.
+        public static let changed = Signals(rawValue: 1)
+        /// Time to send a heartbeat comment.
+        public static let heartbeat = Signals(rawValue: 2)
+    }
+
+    public let conversationID: UUID
+    private let pending = Mutex(Signals())
+    private let wakeups: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
+
+    init(conversationID: UUID) {
+        self.conversationID = conversationID
+        (wakeups, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    deinit { waker.finish() }
+
+    func onEnd(_ action: @escaping @Sendable () -> Void) {
+        waker.onTermination = { _ in action() }
+    }
+
+    func signal(_ signals: Signals) {
+        pending.withLock { $0.formUnion(signals) }
+        waker.yield()
+    }
+
+    func end() { waker.finish() }
+
+    /// Waits for the next wake-up and returns every signal since the last;
+    /// nil when the subscription has ended (the hub shut down).
+    public func next() async -> Signals? {
+        var iterator = wakeups.makeAsyncIterator()
+        guard await iterator.next() != nil else { return nil }
+        return pending.withLock { pending in
+            defer { pending = [] }
+            return pending
+        }
+    }
+}
