@@ -57,6 +57,8 @@ public struct ScribeConfiguration: Sendable {
     public var worker: QueueWorkerConfiguration
     /// How often an event stream is sent a heartbeat comment.
     public var eventHeartbeat: Duration
+    /// How long conversation events are kept for streams to resume from.
+    public var eventRetention: Duration
     /// The most LLM calls one process makes at once (`LLM_CONCURRENCY`): the
     /// `answer` queue's slots in a worker and the LLM client's connections.
     public var llmConcurrency: Int
@@ -90,6 +92,7 @@ public struct ScribeConfiguration: Sendable {
         databaseTimeout = .milliseconds(try env.integer("DATABASE_TIMEOUT_MS", default: 3000, in: 100...600_000))
         migrationsPath = env["MIGRATIONS_PATH"] ?? "sql"
         eventHeartbeat = .milliseconds(try env.integer("EVENTS_HEARTBEAT_MS", default: 15_000, in: 100...60_000))
+        eventRetention = .seconds(try env.integer("EVENTS_RETENTION_SECONDS", default: 604_800, in: 60...315_360_000))
         let level = env["LOG_LEVEL"] ?? "info"
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError("LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical.")

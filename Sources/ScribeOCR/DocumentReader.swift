@@ -25,6 +25,9 @@ public struct RecognisedPage: Sendable, Equatable {
     public var reading: PageReading
 }
 
+/// Told, while a document is read, how many of its pages are read so far and how many it has.
+public typealias ReadingProgress = @Sendable (_ pagesRead: Int, _ pageCount: Int) async -> Void
+
 /// Turns an uploaded file into text: OCR for images, the text layer (and OCR
 /// for scanned pages) for PDFs, and a pass-through for plain text.
 public struct DocumentReader: Sendable {
@@ -47,15 +50,16 @@ public struct DocumentReader: Sendable {
     /// - Parameters:
     ///   - bytes: The whole file.
     ///   - kind: The file's kind, from ``DocumentKind/sniff(_:)`` (never from a declared content type).
+    ///   - progress: Told how many pages of how many are read, as a PDF's pages are.
     /// - Returns: The text and page counts.
     /// - Throws: ``OCRError``; ``OCRError/Kind/emptyDocument`` when no text is found.
-    public func read(_ bytes: [UInt8], kind: DocumentKind) async throws(OCRError) -> RecognisedDocument {
+    public func read(_ bytes: [UInt8], kind: DocumentKind, progress: ReadingProgress? = nil) async throws(OCRError) -> RecognisedDocument {
         let document: RecognisedDocument
         switch kind {
         case .plainText:
             document = Self.plainText(bytes)
         case .pdf:
-            document = try await PDFReader(pool: pool, configuration: configuration).read(bytes)
+            document = try await PDFReader(pool: pool, configuration: configuration).read(bytes, progress: progress)
         case .png, .jpeg, .tiff, .webp, .gif, .bmp:
             // Leptonica applies a TIFF's orientation tag itself; a JPEG's EXIF it ignores.
             let orientation = kind == .jpeg ? EXIFOrientation(jpeg: bytes) : nil

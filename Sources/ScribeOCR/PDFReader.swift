@@ -14,14 +14,19 @@ struct PDFReader: Sendable {
     let pool: OCREnginePool
     let configuration: OCRConfiguration
 
-    func read(_ bytes: [UInt8]) async throws(OCRError) -> RecognisedDocument {
+    func read(_ bytes: [UInt8], progress: ReadingProgress? = nil) async throws(OCRError) -> RecognisedDocument {
         let file = try TemporaryFile(contents: bytes)
         defer { file.remove() }
 
         let info = try await pageInfo(file.path)
         let textLayer = try await extractText(file.path, pageCount: info.pageCount)
         let scannedPages = (1...info.pageCount).filter { textLayer[$0 - 1].trimmedWhitespace.isEmpty }
-        let recognised = try await recognise(scannedPages, of: file.path, info: info)
+        // Pages with a text layer are read already; each scanned page counts as it is recognised.
+        let alreadyRead = info.pageCount - scannedPages.count
+        await progress?(alreadyRead, info.pageCount)
+        let recognised = try await recognise(scannedPages, of: file.path, info: info) { recognisedSoFar in
+            await progress?(alreadyRead + recognisedSoFar, info.pageCount)
+        }
 
         var texts: [String] = []
         var readings: [PageReading] = []
@@ -84,7 +89,12 @@ struct PDFReader: Sendable {
 
     /// OCRs the scanned pages, at most as many at once as the pool has engines,
     /// so rendering the next page overlaps recognising the current one.
-    private func recognise(_ pages: [Int], of path: String, info: PageInfo) async throws(OCRError) -> [Int: RecognisedPage] {
+    private func recognise(
+        _ pages: [Int],
+        of path: String,
+        info: PageInfo,
+        recognised: @Sendable (_ count: Int) async -> Void
+    ) async throws(OCRError) -> [Int: RecognisedPage] {
         guard !pages.isEmpty else { return [:] }
         let width = max(1, pool.configuration.engineCount)
         return try await withTaskGroup(of: (Int, Result<RecognisedPage, OCRError>).self) { group in
@@ -98,6 +108,7 @@ struct PDFReader: Sendable {
                 switch result {
                 case .success(let text):
                     texts[page] = text
+                    await recognised(texts.count)
                 case .failure(let error):
                     group.cancelAll()
                     return Result<[Int: RecognisedPage], OCRError>.failure(error)

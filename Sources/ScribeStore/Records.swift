@@ -34,21 +34,25 @@ public struct Attachment: Sendable, Hashable, Codable {
     public var filename: String
     public var contentType: String
     public var size: Int
-    /// The number of pages, once the file has been read.
+    /// The number of pages, once known (a PDF's as soon as its reading starts).
     public var pages: Int?
+    /// How many of the pages are read so far, while the file is being read.
+    public var pagesRead: Int?
     /// How each page was read, once the file has been read.
     public var pageDetails: [AttachmentPage]?
 
-    public init(filename: String, contentType: String, size: Int, pages: Int? = nil, pageDetails: [AttachmentPage]? = nil) {
+    public init(filename: String, contentType: String, size: Int, pages: Int? = nil, pagesRead: Int? = nil, pageDetails: [AttachmentPage]? = nil) {
         self.filename = filename
         self.contentType = contentType
         self.size = size
         self.pages = pages
+        self.pagesRead = pagesRead
         self.pageDetails = pageDetails
     }
 
     enum CodingKeys: String, CodingKey {
         case filename, size, pages
+        case pagesRead = "pages_read"
         case contentType = "content_type"
         case pageDetails = "page_details"
     }

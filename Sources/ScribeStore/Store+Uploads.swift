@@ -136,6 +136,7 @@ extension Store {
             contentType: file.contentType,
             size: file.bytes.readableBytes,
             pages: knownText?.pages.count,
+            pagesRead: knownText?.pages.count,
             pageDetails: knownText?.pages
         )
         var message = try await insertMessage(
@@ -234,6 +235,22 @@ extension Store {
         }
     }
 
+    /// Shows how far the reading of a file has got (`pages_read` of `pages` on
+    /// its attachment), while its message is at the `ocr` stage.
+    public func reportReadingProgress(messageID: UUID, pagesRead: Int, pageCount: Int) async throws {
+        _ = try await withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE messages m SET updated_at = now(),
+                       attachments = jsonb_set(m.attachments, '{0}', m.attachments->0
+                                     || jsonb_build_object('pages', \(pageCount)::int, 'pages_read', \(pagesRead)::int))
+                WHERE m.id = \(messageID) AND m.status = 'processing' AND m.stage = 'ocr' AND jsonb_array_length(m.attachments) > 0
+                """,
+                logger: logger
+            )
+        }
+    }
+
     /// Stores the recognised text (the OCR checkpoint) on the upload and on
     /// its message, with the page count and how each page was read on the
     /// message's attachment, and moves the message to the `llm` stage.
@@ -255,7 +272,8 @@ extension Store {
             UPDATE messages m SET document_text = \(text), stage = 'llm', updated_at = now(),
                    attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
                                  THEN jsonb_set(m.attachments, '{0}', m.attachments->0
-                                      || jsonb_build_object('pages', \(pageCount)::int, 'page_details', \(Self.json(pages))::jsonb))
+                                      || jsonb_build_object('pages', \(pageCount)::int, 'pages_read', \(pageCount)::int,
+                                                            'page_details', \(Self.json(pages))::jsonb))
                                  ELSE m.attachments END
             FROM upload WHERE m.id = upload.message_id
             """,

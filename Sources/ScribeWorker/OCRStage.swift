@@ -19,7 +19,10 @@ struct OCRStage: JobHandler {
         guard let upload = try await store.upload(id: args.uploadID) else {
             throw JobError.permanent("the upload is gone", userMessage: "The file was deleted.")
         }
-        let document = try await read(upload)
+        let document = try await read(upload) { [store] pagesRead, pageCount in
+            // Progress is for watching; failing to show it must not fail the reading.
+            try? await store.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+        }
         try await record(job, upload: upload, args: args, document: document)
         return .recorded
     }
@@ -50,7 +53,7 @@ struct OCRStage: JobHandler {
     }
 
     /// The file's text, with the failures a person can act on made permanent.
-    func read(_ upload: UploadRecord) async throws -> RecognisedDocument {
+    func read(_ upload: UploadRecord, progress: @escaping ReadingProgress) async throws -> RecognisedDocument {
         guard let payload = try await store.payload(ofUpload: upload.id) else {
             throw JobError.permanent("the upload's bytes are gone", userMessage: "\(upload.filename) is no longer stored; please upload it again.")
         }
@@ -59,7 +62,7 @@ struct OCRStage: JobHandler {
             throw JobError.permanent("unrecognised file type", userMessage: "\(upload.filename) is not an image, PDF or text file Scribe can read.")
         }
         do {
-            return try await reader.read(bytes, kind: kind)
+            return try await reader.read(bytes, kind: kind, progress: progress)
         } catch {
             if error.isPermanent {
                 throw JobError.permanent("\(error.kind): \(error.message)", userMessage: "\(upload.filename): \(error.message)")

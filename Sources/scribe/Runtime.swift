@@ -169,7 +169,12 @@ struct Runtime {
     /// the application, and the event hub (listed after the application so
     /// that it stops first, ending the event streams the server then drains).
     func makeAPIServices(store: Store, provider: any LLMProvider, jwtSecret: String) async -> [any Service] {
-        let events = EventHub(database: store.database, heartbeat: configuration.eventHeartbeat, logger: Logger(label: "scribe.events"))
+        let events = EventHub(
+            store: store,
+            heartbeat: configuration.eventHeartbeat,
+            retention: configuration.eventRetention,
+            logger: Logger(label: "scribe.events")
+        )
         let dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),

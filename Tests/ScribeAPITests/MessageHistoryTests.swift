@@ -96,4 +96,30 @@ import Testing
             #expect(NSDictionary(dictionary: message.json).isEqual(to: answer))
         }
     }
+
+    @Test func pollingAMessageIsAnsweredNotModifiedUntilItChanges() async throws {
+        try await withAPI { api in
+            let (token, _) = try await api.registerUser()
+            let chat = try await api.send(.post, "/v1/chat", token: token, json: ["text": "Poll me."])
+            let id = try #require((chat["user_message"] as? [String: Any])?["id"] as? String)
+            let first = try await api.send(.get, "/v1/messages/\(id)", token: token)
+            let tag = try #require(first.headers[.eTag])
+            #expect(tag.hasPrefix("\"") && tag.count == 18)
+            #expect(first.headers[.cacheControl] == "no-cache")
+
+            let same = try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: tag])
+            #expect(same.status == .notModified)
+            #expect(same.json.isEmpty, "no body")
+            #expect(same.headers[.eTag] == tag)
+            #expect(try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: "\"other\", W/\(tag)"]).status == .notModified)
+            #expect(try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: "\"0000000000000000\""]).status == .ok)
+
+            // Any change to the message changes its tag.
+            try await api.store.database.client.query("UPDATE messages SET content = 'Poll me, changed.' WHERE id = \(UUID(uuidString: id)!)")
+            let changed = try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: tag])
+            #expect(changed.status == .ok)
+            #expect(changed["content"] as? String == "Poll me, changed.")
+            #expect(changed.headers[.eTag] != tag)
+        }
+    }
 }

@@ -36,7 +36,7 @@ public func withAPI(
         systemPrompt: "You are a test assistant.",
         budget: ContextBudget(maxMessages: 10, maxTokens: 4000)
     )
-    let events = EventHub(database: postgres, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
+    let events = EventHub(store: store, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
     let dependencies = APIDependencies(
         store: store,
         tokens: tokens,
@@ -76,8 +76,16 @@ public struct APIClient: Sendable {
     }
 
     @discardableResult
-    public func send(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: [String: Any]? = nil, raw: String? = nil) async throws -> Reply {
+    public func send(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        token: String? = nil,
+        json: [String: Any]? = nil,
+        raw: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
         var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
         if let token { headers[.authorization] = "Bearer \(token)" }
         var body: ByteBuffer?
         if let json { body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)) }

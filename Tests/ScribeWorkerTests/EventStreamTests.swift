@@ -270,6 +270,30 @@ final class ReceivedEvents: Sendable {
         }
     }
 
+    @Test func readingAScannedPDFShowsEachPageAsItIsRead() async throws {
+        try await Self.withRig { rig in
+            let (token, conversation) = try await rig.account()
+            let pdf = try Fixtures.bytes("twopage_scan.pdf")
+            let progress: [Int] = try await rig.withStream(
+                "\(rig.apis[0])/v1/conversations/\(conversation)/events",
+                headers: [("Authorization", "Bearer \(token)")]
+            ) { received, _ in
+                try await rig.waitUntil("the ready event") { received.events.first?.event == "ready" }
+                let message = try #require(try await rig.upload(rig.apis[0], token: token, conversation: conversation, files: [("scan.pdf", "application/pdf", pdf)]).first)
+                try await rig.waitUntil("the file answered") { Self.summary(received.events).done.contains(message) }
+                let attachments = received.events.filter { $0.json["id"] as? String == message }
+                    .compactMap { ($0.json["attachments"] as? [[String: any Sendable]])?.first }
+                #expect(attachments.compactMap { $0["pages"] as? Int }.allSatisfy { $0 == 2 })
+                return attachments.compactMap { $0["pages_read"] as? Int }
+            }
+            // Page 0 of 2, 1 of 2, then 2 of 2: never backwards.
+            #expect(progress.first == 0, "\(progress)")
+            #expect(progress.contains(1), "\(progress)")
+            #expect(progress.last == 2, "\(progress)")
+            #expect(progress == progress.sorted(), "\(progress)")
+        }
+    }
+
     @Test func onlyTheOwnerWithTheRightCredentialOpensAStream() async throws {
         try await Self.withRig { rig in
             let base = rig.apis[0]

@@ -87,7 +87,7 @@ struct ConversationController {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Message")
         guard let json = try await store.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
-        return Response.json(json)
+        return Response.json(json, conditionalOn: request)
     }
 
     static let defaultTitle = "New conversation"

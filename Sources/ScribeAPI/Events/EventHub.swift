@@ -18,8 +18,9 @@ public final class EventHub: Service, Sendable {
     /// The channel the trigger notifies.
     public static let channel = "scribe_events"
 
-    let database: Database
+    let store: Store
     let heartbeat: Duration
+    let retention: Duration
     let logger: Logger
     private let state = Mutex(State())
 
@@ -32,9 +33,12 @@ public final class EventHub: Service, Sendable {
     /// - Parameters:
     ///   - heartbeat: How often every stream is sent a comment (at most 15 s
     ///     keeps common proxies from closing an idle stream).
-    public init(database: Database, heartbeat: Duration = .seconds(15), logger: Logger) {
-        self.database = database
+    ///   - retention: How long events are kept for streams to resume from;
+    ///     older ones are deleted every ten minutes.
+    public init(store: Store, heartbeat: Duration = .seconds(15), retention: Duration = .seconds(7 * 24 * 3600), logger: Logger) {
+        self.store = store
         self.heartbeat = heartbeat
+        self.retention = retention
         self.logger = logger
     }
 
@@ -62,7 +66,7 @@ public final class EventHub: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    await ChannelListener(database: self.database, channel: Self.channel, logger: self.logger) { payload in
+                    await ChannelListener(database: self.store.database, channel: Self.channel, logger: self.logger) { payload in
                         self.changed(payload.flatMap(UUID.init(uuidString:)))
                     }.run()
                 }
@@ -72,7 +76,22 @@ public final class EventHub: Service, Sendable {
                         for subscription in self.state.withLock({ Array($0.subscribers.values) }) { subscription.signal(.heartbeat) }
                     }
                 }
+                group.addTask { await self.prune() }
             }
+        }
+    }
+
+    /// Deletes events past their retention, every ten minutes (every API
+    /// process does; a delete of rows already gone costs little).
+    private func prune() async {
+        while !Task.isCancelled {
+            do {
+                let pruned = try await store.pruneEvents(olderThan: retention)
+                if pruned > 0 { logger.info("pruned old conversation events", metadata: ["events": "\(pruned)"]) }
+            } catch {
+                logger.notice("could not prune old conversation events; trying again later", metadata: ["error": "\(error)"])
+            }
+            do { try await Task.sleep(for: .seconds(600)) } catch { return }
         }
     }
 
