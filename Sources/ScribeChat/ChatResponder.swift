@@ -26,6 +26,17 @@ public struct ChatResponder: Sendable {
 
     /// Asks the LLM to answer `message`, with the conversation so far as context.
     public func answer(_ message: Message) async throws -> ChatCompletion {
+        try await provider.complete(prompt(for: message))
+    }
+
+    /// Asks the LLM to answer `message` as a stream: `onDelta` is told each
+    /// piece as it is generated; the completion is the whole answer.
+    public func answer(_ message: Message, onDelta: @escaping AnswerDeltas) async throws -> ChatCompletion {
+        try await provider.stream(prompt(for: message), onDelta: onDelta)
+    }
+
+    /// The prompt for `message`: the system prompt and the history that fits the budget.
+    func prompt(for message: Message) async throws -> [ChatMessage] {
         let history = try await store.history(
             conversationID: message.conversationID,
             through: message.id,
@@ -35,8 +46,7 @@ public struct ChatResponder: Sendable {
         let conversation = history.map { $0.id == message.id ? message : $0 }.map {
             ChatMessage(role: ChatMessage.Role($0.role), content: Self.promptText(of: $0))
         }
-        let prompt = budget.prompt(system: systemPrompt, conversation: conversation)
-        return try await provider.complete(prompt)
+        return budget.prompt(system: systemPrompt, conversation: conversation)
     }
 
     /// A message as the LLM reads it: a file's recognised text follows the

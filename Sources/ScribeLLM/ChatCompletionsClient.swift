@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import Synchronization
 
 /// An ``LLMProvider`` that calls an OpenAI-compatible Chat Completions API (OpenAI, Mistral,
 /// vLLM, Ollama, llama.cpp server…) over AsyncHTTPClient.
@@ -55,10 +56,21 @@ public struct ChatCompletionsClient: LLMProvider {
 
     /// Sends the conversation and returns the first choice's answer, retrying transient failures.
     public func complete(_ messages: [ChatMessage]) async throws(LLMError) -> ChatCompletion {
+        try await run(messages, relay: nil)
+    }
+
+    /// Asks for the answer as a stream (`"stream": true`) and tells `onDelta`
+    /// each piece as it arrives. Transient failures are retried only until the
+    /// first piece has been told: a retry would tell the beginning again.
+    public func stream(_ messages: [ChatMessage], onDelta: @escaping AnswerDeltas) async throws(LLMError) -> ChatCompletion {
+        try await run(messages, relay: DeltaRelay(onDelta))
+    }
+
+    private func run(_ messages: [ChatMessage], relay: DeltaRelay?) async throws(LLMError) -> ChatCompletion {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started + configuration.totalTimeout
-        let request = try makeRequest(messages)
+        let request = try makeRequest(messages, stream: relay != nil)
         let maxAttempts = max(1, configuration.maxAttempts)
         var attempt = 0
 
@@ -78,7 +90,12 @@ public struct ChatCompletionsClient: LLMProvider {
             )
 
             let error: LLMError
-            switch await performAttempt(request, timeout: attemptTimeout, endsTotalBudget: attemptTimeout < configuration.attemptTimeout) {
+            switch await performAttempt(
+                request,
+                timeout: attemptTimeout,
+                endsTotalBudget: attemptTimeout < configuration.attemptTimeout,
+                relay: relay
+            ) {
             case .success(let completion):
                 logger.debug(
                     "Chat completion received",
@@ -93,8 +110,8 @@ public struct ChatCompletionsClient: LLMProvider {
                 error = failure
             }
 
-            guard error.isRetryable, error.kind != .cancelled else {
-                logFailure(error, attempt: attempt, note: "not retrying")
+            guard error.isRetryable, error.kind != .cancelled, relay?.hasDelivered != true else {
+                logFailure(error, attempt: attempt, note: relay?.hasDelivered == true ? "not retrying: part of the answer was streamed" : "not retrying")
                 throw error
             }
             guard attempt < maxAttempts else {
@@ -140,7 +157,8 @@ public struct ChatCompletionsClient: LLMProvider {
     private func performAttempt(
         _ request: HTTPClientRequest,
         timeout: Duration,
-        endsTotalBudget: Bool
+        endsTotalBudget: Bool,
+        relay: DeltaRelay?
     ) async -> Result<ChatCompletion, LLMError> {
         guard timeout > .zero else {
             return .failure(LLMError(.timeout, message: "The LLM request ran out of its \(configuration.totalTimeout.readable) total timeout."))
@@ -151,7 +169,7 @@ public struct ChatCompletionsClient: LLMProvider {
             : "The LLM service did not answer within \(timeout.readable)."
         return await withTaskGroup(of: Result<ChatCompletion, LLMError>?.self) { group in
             group.addTask {
-                await self.send(request, timeout: timeout, timeoutMessage: timeoutMessage)
+                await self.send(request, timeout: timeout, timeoutMessage: timeoutMessage, relay: relay)
             }
             group.addTask {
                 do {
@@ -172,16 +190,25 @@ public struct ChatCompletionsClient: LLMProvider {
         }
     }
 
-    /// Sends the request, collects the whole (capped) body and interprets it.
-    private func send(_ request: HTTPClientRequest, timeout: Duration, timeoutMessage: String) async -> Result<ChatCompletion, LLMError> {
+    /// Sends the request, collects the whole (capped) body, or reads the
+    /// stream piece by piece, and interprets it.
+    private func send(
+        _ request: HTTPClientRequest,
+        timeout: Duration,
+        timeoutMessage: String,
+        relay: DeltaRelay?
+    ) async -> Result<ChatCompletion, LLMError> {
         do {
             // AsyncHTTPClient's deadline bounds only the response head. It is set a little before
             // the attempt's own timer so that, when the head is late, AHC fails first with the real
             // reason (e.g. the last "connection refused") rather than a bare timeout.
             let headTimeout = timeout - min(timeout / 10, .milliseconds(50))
             let response = try await httpClient.execute(request, deadline: .now() + headTimeout.timeAmount, logger: logger)
-            let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
             let status = Int(response.status.code)
+            if let relay, (200..<300).contains(status), response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
+                return try await readStream(response.body, status: status, relay: relay)
+            }
+            let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
             guard (200..<300).contains(status) else {
                 return .failure(
                     errorForStatus(
@@ -195,20 +222,70 @@ public struct ChatCompletionsClient: LLMProvider {
                     )
                 )
             }
-            return decodeCompletion(body, status: status)
+            let completion = decodeCompletion(body, status: status)
+            // A server that ignored `"stream": true` answered in one piece.
+            if let relay, case .success(let answer) = completion { await relay.deliver(answer.content) }
+            return completion
         } catch {
             return .failure(errorForTransportFailure(error, timeoutMessage: timeoutMessage))
         }
     }
 
+    /// Reads a streamed answer: `data: {chunk}` lines until `data: [DONE]`,
+    /// each chunk's text told to `relay` as it comes. Throws what the
+    /// transport throws (a dropped connection, the attempt's cancellation).
+    private func readStream(_ body: HTTPClientResponse.Body, status: Int, relay: DeltaRelay) async throws -> Result<ChatCompletion, LLMError> {
+        // Bytes, not text, until a line is whole: a chunk may end inside a character.
+        var pending = ByteBuffer()
+        var content = ""
+        var model: String?
+        var usage: TokenUsage?
+        var done = false
+        reading: for try await buffer in body {
+            guard pending.readableBytes + buffer.readableBytes <= configuration.maxResponseBytes else {
+                return .failure(
+                    LLMError(.invalidResponse, message: "The LLM service streamed a line longer than \(configuration.maxResponseBytes) bytes.", statusCode: status)
+                )
+            }
+            pending.writeImmutableBuffer(buffer)
+            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = (pending.readString(length: newline - pending.readerIndex) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                pending.moveReaderIndex(forwardBy: 1)
+                pending.discardReadBytes()
+                guard line.hasPrefix("data:") else { continue }
+                let data = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+                if data == "[DONE]" {
+                    done = true
+                    break reading
+                }
+                guard let chunk = try? JSONDecoder().decode(ChatCompletionsChunk.self, from: Data(data.utf8)) else {
+                    return .failure(
+                        LLMError(.invalidResponse, message: "The LLM service streamed a chunk that is not JSON.", statusCode: status)
+                    )
+                }
+                model = chunk.model ?? model
+                usage = chunk.usage?.tokenUsage ?? usage
+                if let text = chunk.choices?.first?.delta?.content, !text.isEmpty {
+                    content += text
+                    await relay.deliver(text)
+                }
+            }
+        }
+        guard done || !content.isEmpty else {
+            return .failure(LLMError(.invalidResponse, message: "The LLM service ended its stream without an answer.", statusCode: status))
+        }
+        return .success(ChatCompletion(content: content, model: model ?? configuration.model, usage: usage, isOffline: false))
+    }
+
     // MARK: - Building the request
 
-    private func makeRequest(_ messages: [ChatMessage]) throws(LLMError) -> HTTPClientRequest {
+    private func makeRequest(_ messages: [ChatMessage], stream: Bool) throws(LLMError) -> HTTPClientRequest {
         let body = ChatCompletionsRequestBody(
             model: configuration.model,
             messages: messages,
             maxTokens: configuration.maxTokens,
-            temperature: configuration.temperature
+            temperature: configuration.temperature,
+            stream: stream
         )
         let data: Data
         do {
@@ -219,7 +296,7 @@ public struct ChatCompletionsClient: LLMProvider {
         var request = HTTPClientRequest(url: configuration.endpointURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: stream ? "text/event-stream" : "application/json")
         if let token = configuration.bearerToken {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
         }
@@ -352,5 +429,23 @@ extension LLMError {
         var copy = self
         copy.message += " " + sentence
         return copy
+    }
+}
+
+/// Passes a streamed answer's pieces on, and remembers whether any was passed
+/// (after that, an attempt must not be retried).
+final class DeltaRelay: Sendable {
+    private let onDelta: AnswerDeltas
+    private let delivered = Mutex(false)
+
+    init(_ onDelta: @escaping AnswerDeltas) {
+        self.onDelta = onDelta
+    }
+
+    var hasDelivered: Bool { delivered.withLock { $0 } }
+
+    func deliver(_ text: String) async {
+        delivered.withLock { $0 = true }
+        await onDelta(text)
     }
 }

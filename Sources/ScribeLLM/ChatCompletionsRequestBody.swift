@@ -1,6 +1,7 @@
 /// The JSON sent to `/chat/completions`: only fields Mistral also accepts.
 ///
-/// `max_tokens` (never `max_completion_tokens`), `temperature` only when set, `stream: false`.
+/// `max_tokens` (never `max_completion_tokens`), `temperature` only when set, `stream`
+/// (with `stream_options.include_usage` when true).
 struct ChatCompletionsRequestBody: Encodable {
     var model: String
     var messages: [ChatMessage]
@@ -8,12 +9,22 @@ struct ChatCompletionsRequestBody: Encodable {
     var temperature: Double?
     var stream: Bool = false
 
+    /// Asks a streaming server to add the usage to its last chunk.
+    struct StreamOptions: Encodable {
+        var includeUsage = true
+
+        private enum CodingKeys: String, CodingKey {
+            case includeUsage = "include_usage"
+        }
+    }
+
     private enum CodingKeys: String, CodingKey {
         case model
         case messages
         case maxTokens = "max_tokens"
         case temperature
         case stream
+        case streamOptions = "stream_options"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -23,5 +34,6 @@ struct ChatCompletionsRequestBody: Encodable {
         try container.encodeIfPresent(maxTokens, forKey: .maxTokens)
         try container.encodeIfPresent(temperature, forKey: .temperature)
         try container.encode(stream, forKey: .stream)
+        if stream { try container.encode(StreamOptions(), forKey: .streamOptions) }
     }
 }

@@ -64,3 +64,19 @@ struct ChatCompletionsResponseBody: Decodable {
     var choices: [Choice]?
     var usage: Usage?
 }
+
+/// One `chat.completion.chunk` of a streamed answer: the first choice's new
+/// text, and (in the last chunk, when asked for) the usage.
+struct ChatCompletionsChunk: Decodable {
+    struct Choice: Decodable {
+        var delta: Delta?
+    }
+
+    struct Delta: Decodable {
+        var content: String?
+    }
+
+    var model: String?
+    var choices: [Choice]?
+    var usage: ChatCompletionsResponseBody.Usage?
+}

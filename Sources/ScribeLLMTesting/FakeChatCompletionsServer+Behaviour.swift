@@ -3,7 +3,8 @@ import Foundation
 extension FakeChatCompletionsServer {
     /// How the fake answers one request to `/chat/completions`.
     public indirect enum Behaviour: Sendable {
-        /// Answer `"echo: <last user message>"` (the default).
+        /// Answer `"echo: <last user message>"` (the default); streamed word by word
+        /// when the request asks for a stream.
         case echo
         /// Answer with this assistant text.
         case reply(String)
@@ -14,8 +15,8 @@ extension FakeChatCompletionsServer {
         /// Answer 200 with a body that is not JSON.
         case malformedJSON
         /// Answer 200 as a server-sent-event stream: one `chat.completion.chunk` per string,
-        /// then `data: [DONE]`.
-        case stream(chunks: [String])
+        /// `interval` apart, then `data: [DONE]`.
+        case stream(chunks: [String], interval: Duration = .zero)
         /// Send a response head promising a body, then drop the connection.
         case disconnect
 

@@ -214,7 +214,13 @@ public final class FakeChatCompletionsServer: Sendable {
     private func answer(_ request: RecordedRequest, with behaviour: Behaviour, number: Int) async throws -> Response {
         switch behaviour {
         case .echo:
-            return completion("echo: " + (request.lastUserMessage ?? ""), for: request, number: number)
+            let text = "echo: " + (request.lastUserMessage ?? "")
+            if request.stream == true {
+                let words = text.split(separator: " ", omittingEmptySubsequences: false)
+                let chunks = words.enumerated().map { $0.offset == 0 ? String($0.element) : " " + $0.element }
+                return try await answer(request, with: .stream(chunks: chunks), number: number)
+            }
+            return completion(text, for: request, number: number)
         case .reply(let text):
             return completion(text, for: request, number: number)
         case .delay(let duration, let next):
@@ -228,7 +234,7 @@ public final class FakeChatCompletionsServer: Sendable {
             return response
         case .malformedJSON:
             return Self.json(200, #"{"id": "chatcmpl-broken", "choices": [{"message": {"content": "unfinished"#)
-        case .stream(let chunks):
+        case .stream(let chunks, let interval):
             var events = chunks.map { chunk in
                 Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": request.model ?? "fake-model",
                     "choices": [["index": 0, "delta": ["content": chunk], "finish_reason": NSNull()]]])
@@ -241,7 +247,13 @@ public final class FakeChatCompletionsServer: Sendable {
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                body: ResponseBody(contentsOf: events.map { ByteBuffer(string: $0) })
+                body: ResponseBody { [events] writer in
+                    for event in events {
+                        try await writer.write(ByteBuffer(string: event))
+                        if interval > .zero { try await Task.sleep(for: interval) }
+                    }
+                    try await writer.finish(nil)
+                }
             )
         case .disconnect:
             return Response(

@@ -76,6 +76,9 @@ final class InFlightUses: Sendable {
         }
     }
 
+    /// How many uses are registered now.
+    var count: Int { registry.withLock { $0.aborts.count } }
+
     func remove(_ id: Int) {
         _ = registry.withLock { $0.aborts.removeValue(forKey: id) }
     }

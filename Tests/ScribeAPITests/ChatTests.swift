@@ -27,6 +27,65 @@ import Testing
         )
     }
 
+    /// The events of a streamed body: (event, data) pairs, in order.
+    static func events(_ text: String) -> [(event: String, data: [String: Any])] {
+        text.components(separatedBy: "\n\n").compactMap { block -> (String, [String: Any])? in
+            var event: String?
+            var data = ""
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { data += line.dropFirst(6) }
+            }
+            guard let event else { return nil }
+            return (event, (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:])
+        }
+    }
+
+    @Test func aStreamedAnswerArrivesPieceByPieceAndIsStoredOnce() async throws {
+        try await FakeChatCompletionsServer.withRunning(.stream(chunks: ["Paris ", "is the ", "capital."], interval: .milliseconds(20))) { server in
+            try await withAPI(provider: Self.client(for: server)) { api in
+                let (token, _) = try await api.registerUser()
+                let reply = try await api.send(
+                    .post, "/v1/chat", token: token, json: ["text": "What is the capital of France?"],
+                    headers: [.accept: "text/event-stream"]
+                )
+                #expect(reply.status == .ok)
+                #expect(reply.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+                let events = Self.events(reply.text)
+                #expect(events.map(\.event) == ["delta", "delta", "delta", "done"])
+                #expect(events.dropLast().compactMap { $0.data["text"] as? String } == ["Paris ", "is the ", "capital."])
+                let done = try #require(events.last?.data)
+                let assistant = try #require(done["assistant_message"] as? [String: Any])
+                let user = try #require(done["user_message"] as? [String: Any])
+                #expect(assistant["content"] as? String == "Paris is the capital.")
+                #expect(user["status"] as? String == "done")
+                #expect(server.requests.first?.stream == true)
+
+                let conversation = try #require(done["conversation_id"] as? String)
+                let history = try await api.send(.get, "/v1/conversations/\(conversation)/messages", token: token)
+                #expect(history.items.map { $0["role"] as? String } == ["user", "assistant"], "exactly one answer stored")
+                #expect(history.items.last?["content"] as? String == "Paris is the capital.")
+            }
+        }
+    }
+
+    @Test func aStreamThatFailsEndsWithAnErrorEventAndAFailedMessage() async throws {
+        try await FakeChatCompletionsServer.withRunning(.error(400, message: "bad request")) { server in
+            try await withAPI(provider: Self.client(for: server)) { api in
+                let (token, _) = try await api.registerUser()
+                let reply = try await api.send(.post, "/v1/chat", token: token, json: ["text": "Hi"], headers: [.accept: "text/event-stream"])
+                let events = Self.events(reply.text)
+                #expect(events.map(\.event) == ["error"])
+                let error = try #require(events.first?.data["error"] as? [String: Any])
+                #expect(error["code"] as? String == "llm_rejected")
+                let conversations = try await api.send(.get, "/v1/conversations", token: token)
+                let conversation = try #require(conversations.items.first?["id"] as? String)
+                let history = try await api.send(.get, "/v1/conversations/\(conversation)/messages", token: token)
+                #expect(history.items.map { $0["status"] as? String } == ["failed"])
+            }
+        }
+    }
+
     @Test func chatWithAnOpenAICompatibleServerStoresBothMessages() async throws {
         try await FakeChatCompletionsServer.withRunning(.reply("Paris is the capital of France.")) { server in
             try await withAPI(provider: Self.client(for: server)) { api in

@@ -67,6 +67,8 @@ public struct APIClient: Sendable {
         public var status: HTTPResponse.Status
         public var headers: HTTPFields
         public var json: [String: Any]
+        /// The body as text (for a streamed answer).
+        public var text: String = ""
 
         public subscript(key: String) -> Any? { json[key] }
         public var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
@@ -92,7 +94,7 @@ public struct APIClient: Sendable {
         if let raw { body = ByteBuffer(string: raw) }
         let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-        return Reply(status: response.status, headers: response.headers, json: object)
+        return Reply(status: response.status, headers: response.headers, json: object, text: String(buffer: response.body))
     }
 
     /// Registers a fresh user and returns its token and id.
@@ -158,7 +160,7 @@ extension APIClient {
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
         let response = try await client.execute(uri: "/v1/chat/file", method: .post, headers: headers, body: body)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-        return Reply(status: response.status, headers: response.headers, json: object)
+        return Reply(status: response.status, headers: response.headers, json: object, text: String(buffer: response.body))
     }
 
     /// Polls `GET /v1/messages/{id}` until the message is `done` or `failed` (or `timeout` passes).

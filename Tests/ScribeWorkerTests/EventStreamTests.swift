@@ -66,6 +66,7 @@ final class ReceivedEvents: Sendable {
 @Suite(.serialized) struct EventStreamTests {
     struct Rig: Sendable {
         let http: HTTPClient
+        let llm: FakeChatCompletionsServer
         let apis: [String]
         let processes: [ChildProcess]
         let client: PostgresClient
@@ -168,7 +169,7 @@ final class ReceivedEvents: Sendable {
                     )
                     let started = processes
                     try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
-                        let rig = Rig(http: http, apis: ports.map { "http://127.0.0.1:\($0)" }, processes: started, client: client)
+                        let rig = Rig(http: http, llm: llm, apis: ports.map { "http://127.0.0.1:\($0)" }, processes: started, client: client)
                         for api in rig.apis {
                             try await rig.waitUntil("\(api) answers", timeout: .seconds(30)) {
                                 (try? await rig.send(.GET, api, "/health"))?.0 == 200
@@ -291,6 +292,41 @@ final class ReceivedEvents: Sendable {
             #expect(progress.contains(1), "\(progress)")
             #expect(progress.last == 2, "\(progress)")
             #expect(progress == progress.sorted(), "\(progress)")
+        }
+    }
+
+    @Test func aStreamedAnswerIsFinishedAndStoredWhenTheClientGoesAway() async throws {
+        try await Self.withRig { rig in
+            let (token, conversation) = try await rig.account()
+            rig.llm.enqueue(.stream(chunks: ["One, ", "two, ", "three, ", "four."], interval: .milliseconds(400)))
+            let received = ReceivedEvents()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var request = HTTPClientRequest(url: rig.apis[0] + "/v1/chat")
+                    request.method = .POST
+                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.headers.add(name: "Accept", value: "text/event-stream")
+                    request.body = .bytes(ByteBuffer(string: #"{"conversation_id": "\#(conversation)", "text": "Count to four."}"#))
+                    let response = try await rig.http.execute(request, timeout: .seconds(30))
+                    for try await chunk in response.body { received.feed(String(buffer: chunk)) }
+                }
+                try await rig.waitUntil("the first piece", timeout: .seconds(20)) { received.events.contains { $0.event == "delta" } }
+                // The client goes away mid-answer.
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+            #expect(!received.events.contains { $0.event == "done" }, "the client left before the end")
+            // The answer is still finished and stored, once.
+            try await rig.waitUntil("the stored answer", timeout: .seconds(20)) {
+                let (_, history) = try await rig.send(.GET, rig.apis[1], "/v1/conversations/\(conversation)/messages", token: token)
+                let items = history["items"] as? [[String: any Sendable]] ?? []
+                return items.last?["content"] as? String == "One, two, three, four."
+            }
+            let (_, history) = try await rig.send(.GET, rig.apis[1], "/v1/conversations/\(conversation)/messages", token: token)
+            let items = try #require(history["items"] as? [[String: any Sendable]])
+            #expect(items.map { $0["role"] as? String } == ["user", "assistant"])
+            #expect(items.map { $0["status"] as? String } == ["done", "done"])
         }
     }
 

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import Logging
 import ScribeChat
 import ScribeLLM
@@ -26,7 +28,7 @@ struct ChatController {
         group.post("chat", use: chat)
     }
 
-    @Sendable func chat(_ request: Request, context: ScribeRequestContext) async throws -> ChatResponse {
+    @Sendable func chat(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let input = try await request.decodeJSON(as: ChatRequest.self, context: context)
         let text = input.text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -35,7 +37,7 @@ struct ChatController {
             throw APIError.invalid("text", code: "text_too_long", "'text' must be at most \(Self.maxTextLength) characters.")
         }
 
-        let started: (conversation: Conversation, message: Message)
+        let started: StartedChat
         do {
             started = try await store.startChat(
                 userID: user.id,
@@ -46,10 +48,25 @@ struct ChatController {
         } catch let error as StoreError where error.code == .notFound {
             throw APIError.notFound("Conversation")
         }
+        if request.headers[.accept]?.contains("text/event-stream") == true {
+            return streamAnswer(to: started, logger: context.logger)
+        }
+        return try await answer(started, logger: context.logger).response(from: request, context: context)
+    }
 
+    typealias StartedChat = (conversation: Conversation, message: Message)
+
+    /// Asks the LLM (telling `onDelta` each piece when streaming) and stores
+    /// the answer; on failure the user message is kept `failed` with a
+    /// readable error, and the error thrown is the API's.
+    func answer(_ started: StartedChat, logger: Logger, onDelta: AnswerDeltas? = nil) async throws -> ChatResponse {
         let completion: ChatCompletion
         do {
-            completion = try await responder.answer(started.message)
+            if let onDelta {
+                completion = try await responder.answer(started.message, onDelta: onDelta)
+            } else {
+                completion = try await responder.answer(started.message)
+            }
         } catch let error as StoreError {
             // The database went away while the prompt was gathered: say so, and mark
             // the message failed if it can still be written.
@@ -57,7 +74,7 @@ struct ChatController {
             throw error
         } catch {
             let failure = Self.failure(for: error)
-            context.logger.warning(
+            logger.warning(
                 "chat answer failed",
                 metadata: ["message_id": "\(started.message.id)", "reason": "\(failure.code)", "error": "\(error)"]
             )
@@ -76,6 +93,75 @@ struct ChatController {
             userMessage: MessageResponse(stored.userMessage),
             assistantMessage: MessageResponse(stored.assistantMessage)
         )
+    }
+
+    /// What a streamed answer sends, in order.
+    enum StreamItem: Sendable {
+        case delta(String)
+        case finished(Result<ChatResponse, any Error>)
+    }
+
+    /// The answer as Server-Sent Events: `delta` events (`{"text": …}`) as
+    /// the LLM generates it, then one `done` event with the messages as
+    /// stored, or one `error` event. The answer is finished and stored even
+    /// when the client goes away mid-way: the request's task waits for it and
+    /// only stops writing.
+    func streamAnswer(to started: StartedChat, logger: Logger) -> Response {
+        let body = ResponseBody { writer in
+            let (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
+            var connected = true
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    let outcome: Result<ChatResponse, any Error>
+                    do {
+                        outcome = .success(try await answer(started, logger: logger) { text in sink.yield(.delta(text)) })
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    sink.yield(.finished(outcome))
+                    sink.finish()
+                }
+                for await item in items where connected {
+                    do {
+                        try await writer.write(ByteBuffer(string: Self.event(item)))
+                    } catch {
+                        connected = false
+                        logger.info("chat stream client went away; the answer is still finished and stored", metadata: ["message_id": "\(started.message.id)"])
+                    }
+                }
+            }
+            if connected { try? await writer.finish(nil) }
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", EventController.noBuffering: "no"],
+            body: body
+        )
+    }
+
+    /// One item as an SSE event.
+    static func event(_ item: StreamItem) -> String {
+        switch item {
+        case .delta(let text):
+            return "event: delta\ndata: \(json(["text": text]))\n\n"
+        case .finished(.success(let response)):
+            let data = (try? JSONCoding.encoder.encode(response)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return "event: done\ndata: \(data)\n\n"
+        case .finished(.failure(let error)):
+            let apiError: APIError =
+                switch error {
+                case let error as APIError: error
+                case let error as StoreError where error.code == .unavailable: .databaseUnavailable
+                default: APIError(.internalServerError, code: "internal", message: "Something went wrong on our side.")
+                }
+            let body = APIError.Body(error: .init(code: apiError.code, message: apiError.message, field: apiError.field))
+            let data = (try? JSONCoding.encoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return "event: error\ndata: \(data)\n\n"
+        }
+    }
+
+    private static func json(_ object: [String: String]) -> String {
+        (try? JSONSerialization.data(withJSONObject: object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// A conversation title from the first words of its first message.
