@@ -80,9 +80,10 @@ struct ChatCompletionsClientTests {
     }
 
     @Test func slowServerTimesOutWithinTheTotalBudget() async throws {
-        try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(5), then: .echo)) { server in
-            // Attempts of 300 ms inside a 2 s budget: at least two fit even on a loaded machine.
-            let configuration = testConfiguration(server, attemptTimeout: .milliseconds(300), totalTimeout: .seconds(2), maxAttempts: 10)
+        try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(8), then: .echo)) { server in
+            // Attempts of 1 s inside a 3 s budget: long enough that a loaded machine still
+            // connects, short enough that the budget, not the 8 s delay, ends the call.
+            let configuration = testConfiguration(server, attemptTimeout: .seconds(1), totalTimeout: .seconds(3), maxAttempts: 10)
             let (error, elapsed) = try await measure {
                 try await withClient(configuration) { client in
                     await completionError(client)
@@ -93,8 +94,8 @@ struct ChatCompletionsClientTests {
             #expect(failure.isRetryable)
             // Which sentence depends on where the budget ran out (inside an attempt or
             // between two); both name it.
-            #expect(failure.message.contains("2 s total timeout"), "\(failure.message)")
-            #expect(elapsed < .milliseconds(4500), "bounded by the total timeout, not the 5 s delay")
+            #expect(failure.message.contains("3 s total timeout"), "\(failure.message)")
+            #expect(elapsed < .seconds(7), "bounded by the total timeout, not the 8 s delay")
             // Retries within the budget are the client's to make; on a loaded machine a
             // retry's connection may not reach the server before the budget ends.
             #expect(server.requestCount >= 1)
