@@ -22,6 +22,8 @@ public struct APIDependencies: Sendable {
     public var streamTokens: StreamTokens
     /// This process's fan-out of conversation events (run it as a service, after the application).
     public var events: EventHub
+    /// The folder of the web app's static files, served at `/` (nil: no page).
+    public var webRoot: String?
 
     public init(
         store: Store,
@@ -31,8 +33,10 @@ public struct APIDependencies: Sendable {
         responder: ChatResponder,
         bcryptCost: UInt8,
         maxJSONBodyBytes: Int,
-        uploads: UploadLimits
+        uploads: UploadLimits,
+        webRoot: String? = nil
     ) {
+        self.webRoot = webRoot
         self.streamTokens = streamTokens
         self.events = events
         self.uploads = uploads
@@ -48,8 +52,13 @@ public struct APIDependencies: Sendable {
 /// Builds the router of the whole v1 API.
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
+    router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: JSONBodyLimitMiddleware(limit: dependencies.maxJSONBodyBytes))
+    if let webRoot = dependencies.webRoot {
+        // The page: static files only, revalidated on each load so a deploy shows at once.
+        router.add(middleware: FileMiddleware(webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
+    }
 
     HealthController(store: dependencies.store).addRoutes(to: router)
 

@@ -45,6 +45,8 @@ public struct ScribeConfiguration: Sendable {
     public var databaseTimeout: Duration
     /// `MIGRATIONS_PATH`: the folder holding `*.sql` migrations.
     public var migrationsPath: String
+    /// The folder of the web app's static files, served at `/`.
+    public var webRoot: String
     /// `LOG_LEVEL`.
     public var logLevel: Logger.Level
     /// `UPLOAD_MAX_FILE_BYTES`, `UPLOAD_MAX_REQUEST_BYTES`, `UPLOAD_MAX_FILES`: upload limits (413 beyond them).
@@ -91,6 +93,7 @@ public struct ScribeConfiguration: Sendable {
         databasePoolSize = try env.integer("DATABASE_POOL_SIZE", default: 20, in: 1...500)
         databaseTimeout = .milliseconds(try env.integer("DATABASE_TIMEOUT_MS", default: 3000, in: 100...600_000))
         migrationsPath = env["MIGRATIONS_PATH"] ?? "sql"
+        webRoot = env["WEB_ROOT"] ?? "web"
         eventHeartbeat = .milliseconds(try env.integer("EVENTS_HEARTBEAT_MS", default: 15_000, in: 100...60_000))
         eventRetention = .seconds(try env.integer("EVENTS_RETENTION_SECONDS", default: 604_800, in: 60...315_360_000))
         let level = env["LOG_LEVEL"] ?? "info"

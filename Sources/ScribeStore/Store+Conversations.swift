@@ -41,6 +41,24 @@ extension Store {
         }
     }
 
+    /// Renames the conversation `id` if `userID` owns it; nil when it does not.
+    /// Renaming does not make it more recently active (`updated_at` follows messages).
+    public func renameConversation(id: UUID, userID: UUID, title: String) async throws -> Conversation? {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE conversations SET title = \(title) WHERE id = \(id) AND user_id = \(userID)
+                RETURNING id, user_id, title, created_at, updated_at
+                """,
+                logger: logger
+            )
+            for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+                return Conversation(row)
+            }
+            return nil
+        }
+    }
+
     /// The user's conversations, most recently active first.
     ///
     /// - Parameters:

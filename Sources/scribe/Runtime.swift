@@ -188,7 +188,8 @@ struct Runtime {
                 maxRequestBytes: configuration.uploadMaxRequestBytes,
                 maxFiles: configuration.uploadMaxFiles,
                 jobMaxAttempts: configuration.jobMaxAttempts
-            )
+            ),
+            webRoot: configuration.webRoot
         )
         let application = Application(
             router: buildRouter(dependencies),

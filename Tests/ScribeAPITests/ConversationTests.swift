@@ -117,4 +117,20 @@ import Testing
             #expect(missing.errorCode == "not_found")
         }
     }
+
+    @Test func renamingKeepsTheConversationAndChecksTheTitleAndOwner() async throws {
+        try await withAPI { api in
+            let (alice, _) = try await api.registerUser()
+            let (mallory, _) = try await api.registerUser()
+            let id = try await api.createConversation(alice, title: "Before")
+            let renamed = try await api.send(.patch, "/v1/conversations/\(id)", token: alice, json: ["title": "  Invoices 2026  "])
+            #expect(renamed.status == .ok)
+            #expect(renamed["title"] as? String == "Invoices 2026")
+            #expect(try await api.send(.get, "/v1/conversations/\(id)", token: alice)["title"] as? String == "Invoices 2026")
+            #expect(try await api.send(.patch, "/v1/conversations/\(id)", token: alice, json: ["title": "   "]).errorCode == "empty_title")
+            #expect(try await api.send(.patch, "/v1/conversations/\(id)", token: alice, json: ["title": String(repeating: "x", count: 201)]).errorCode == "title_too_long")
+            #expect(try await api.send(.patch, "/v1/conversations/\(id)", token: mallory, json: ["title": "Mine now"]).status == .notFound)
+            #expect(try await api.send(.get, "/v1/conversations/\(id)", token: alice)["title"] as? String == "Invoices 2026")
+        }
+    }
 }

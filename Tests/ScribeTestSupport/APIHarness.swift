@@ -24,6 +24,7 @@ public func withAPI(
     database: DatabaseURL? = nil,
     services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
     eventHeartbeat: Duration = .seconds(15),
+    webRoot: String? = nil,
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
@@ -45,7 +46,8 @@ public func withAPI(
         responder: responder,
         bcryptCost: 4,
         maxJSONBodyBytes: 64 * 1024,
-        uploads: uploads
+        uploads: uploads,
+        webRoot: webRoot
     )
     let app = Application(
         router: buildRouter(dependencies),

@@ -15,8 +15,9 @@
                                                 busy user has BACKLOG files queued, topped up before each of
                                                 TRIES tries; prints "p50_s p99_s max_s" (PSQL: a psql command)
   bench.py fake-llm PORT LATENCY_S              an OpenAI-compatible chat server on 127.0.0.1:PORT that answers
-                                                every completion after LATENCY_S; GET /stats tells the most
-                                                requests it held at once
+                                                every completion after LATENCY_S (word by word over LATENCY_S
+                                                when asked to stream); GET /stats tells the most requests it
+                                                held at once
   bench.py subscribers HOST PORT TOKEN COUNT PROBES API_PID PSQL...
                                                 opens COUNT idle event streams (one conversation each, made
                                                 with PSQL), then commits PROBES messages one at a time and
@@ -217,15 +218,37 @@ def fake_llm(port, latency):
             with lock:
                 self.reply(dict(stats))
 
+        def stream(self):
+            # Asked to stream: the answer word by word, LATENCY spread over the words.
+            words = "The page is an invoice for 1,240.00 EUR, due on 30 November; nothing is overdue.".split(" ")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for index, word in enumerate(words):
+                time.sleep(float(latency) / len(words))
+                chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "model": "bench",
+                         "choices": [{"index": 0, "delta": {"content": word if index == 0 else " " + word}}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
         def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
             with lock:
                 stats["in_flight"] += 1
                 stats["requests"] += 1
                 stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
-            time.sleep(float(latency))
-            with lock:
-                stats["in_flight"] -= 1
+            try:
+                if request.get("stream"):
+                    self.stream()
+                    return
+                time.sleep(float(latency))
+            finally:
+                with lock:
+                    stats["in_flight"] -= 1
             self.reply({
                 "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()), "model": "bench",
                 "choices": [{"index": 0, "finish_reason": "stop",
@@ -303,8 +326,10 @@ def subscribers(host, port, token, count, probes, api_pid, psql):
     def sql(query):
         return subprocess.run(psql + ["-c", query], capture_output=True, text=True, check=True).stdout.strip()
 
-    # The token's user: the one scripts/bench registered last.
-    owner = sql("SELECT id FROM users ORDER BY created_at DESC LIMIT 1")
+    # The token's own user (its `sub`), who owns the conversations it may stream.
+    import base64
+    claims = token.split(".")[1]
+    owner = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["sub"]
     conversations = sql(
         f"INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), '{owner}', 'bench stream ' || n "
         f"FROM generate_series(1, {count}) n RETURNING id").split()

@@ -14,6 +14,7 @@ struct ConversationController {
         group.post("conversations", use: create)
         group.get("conversations", use: list)
         group.get("conversations/{id}", use: get)
+        group.patch("conversations/{id}", use: rename)
         group.delete("conversations/{id}", use: delete)
         group.get("conversations/{id}/messages", use: messages)
         group.get("messages/{id}", use: message)
@@ -42,6 +43,23 @@ struct ConversationController {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
         guard let conversation = try await store.conversation(id: id, userID: user.id) else {
+            throw APIError.notFound("Conversation")
+        }
+        return ConversationResponse(conversation)
+    }
+
+    struct RenameRequest: Decodable {
+        var title: String?
+    }
+
+    @Sendable func rename(_ request: Request, context: ScribeRequestContext) async throws -> ConversationResponse {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Conversation")
+        let input = try await request.decodeJSON(as: RenameRequest.self, context: context)
+        guard let raw = input.title, !raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError.invalid("title", code: "empty_title", "'title' must not be empty.")
+        }
+        guard let conversation = try await store.renameConversation(id: id, userID: user.id, title: try Self.title(raw)) else {
             throw APIError.notFound("Conversation")
         }
         return ConversationResponse(conversation)
