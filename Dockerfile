@@ -33,6 +33,7 @@ RUN swift package resolve \
 COPY Sources ./Sources
 COPY Tests ./Tests
 COPY sql ./sql
+COPY web ./web
 
 # The Swift runtime and Foundation are linked statically; Tesseract, Leptonica
 # and glibc stay dynamic. .build lives in a cache mount, so the binary is
@@ -42,7 +43,8 @@ RUN --mount=type=cache,target=/build/.build \
     && mkdir -p /staging \
     && cp "$(swift build -c release --show-bin-path)/scribe" /staging/scribe \
     && cp /usr/libexec/swift/linux/swift-backtrace-static /staging/ \
-    && cp -R sql /staging/sql
+    && cp -R sql /staging/sql \
+    && cp -R web /staging/web
 
 # ================================
 # Runtime: Debian 12 slim with Tesseract, its language data and poppler
@@ -70,6 +72,7 @@ COPY --from=build /staging/ /app/
 ENV HOST=0.0.0.0 \
     PORT=8080 \
     MIGRATIONS_PATH=/app/sql \
+    WEB_ROOT=/app/web \
     OMP_THREAD_LIMIT=1 \
     SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/app/swift-backtrace-static
 

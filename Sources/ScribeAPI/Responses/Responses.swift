@@ -78,8 +78,10 @@ struct MessageResponse: ResponseEncodable {
         var filename: String
         var contentType: String
         var size: Int
-        /// The number of pages, once the file has been read.
+        /// The number of pages, once known (a PDF's as soon as its reading starts).
         var pages: Int?
+        /// How many of the pages are read so far, while the file is being read.
+        var pagesRead: Int?
         /// How each page was read (source, rotation, skew, dpi, confidence, warning), once it has been.
         var pageDetails: [AttachmentPage]?
     }
@@ -109,7 +111,14 @@ struct MessageResponse: ResponseEncodable {
         error = message.error
         replyTo = message.replyTo?.lowercasedString
         attachments = message.attachments.map {
-            AttachmentResponse(filename: $0.filename, contentType: $0.contentType, size: $0.size, pages: $0.pages, pageDetails: $0.pageDetails)
+            AttachmentResponse(
+                filename: $0.filename,
+                contentType: $0.contentType,
+                size: $0.size,
+                pages: $0.pages,
+                pagesRead: $0.pagesRead,
+                pageDetails: $0.pageDetails
+            )
         }
         metadata = message.metadata.isEmpty ? nil : message.metadata
         createdAt = message.createdAt.rfc3339
