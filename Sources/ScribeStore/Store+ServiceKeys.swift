@@ -1,0 +1,86 @@
+import Foundation
+import PostgresNIO
+
+/// A service key as stored: never the key itself, only its hash and prefix.
+public struct ServiceKey: Sendable, Hashable {
+    public var id: UUID
+    public var name: String
+    /// The key's first characters, to tell keys apart.
+    public var prefix: String
+    public var scopes: [String]
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+
+    static let columns = "id, name, prefix, scopes, created_at, last_used_at, revoked_at"
+    typealias Row = (UUID, String, String, [String], Date, Date?, Date?)
+
+    init(row: Row) {
+        self.init(id: row.0, name: row.1, prefix: row.2, scopes: row.3, createdAt: row.4, lastUsedAt: row.5, revokedAt: row.6)
+    }
+
+    public init(id: UUID, name: String, prefix: String, scopes: [String], createdAt: Date, lastUsedAt: Date? = nil, revokedAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.prefix = prefix
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// The service keys' SQL.
+extension Store {
+    /// Stores a new key by its hash; the caller shows the key itself once.
+    public func createServiceKey(name: String, prefix: String, hash: [UInt8], scopes: [String]) async throws -> ServiceKey {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO service_keys (id, name, prefix, key_hash, scopes)
+                VALUES (\(UUID.v7()), \(name), \(prefix), \(ByteBuffer(bytes: hash)), \(scopes))
+                RETURNING \(unescaped: ServiceKey.columns)
+                """,
+                logger: logger
+            )
+            for try await row in rows.decode(ServiceKey.Row.self) { return ServiceKey(row: row) }
+            throw StoreError(.notFound, "The new service key was not returned.")
+        }
+    }
+
+    /// Every key, newest first (revoked ones included, marked).
+    public func serviceKeys() async throws -> [ServiceKey] {
+        try await withConnection { connection in
+            let rows = try await connection.query("SELECT \(unescaped: ServiceKey.columns) FROM service_keys ORDER BY id DESC", logger: logger)
+            var keys: [ServiceKey] = []
+            for try await row in rows.decode(ServiceKey.Row.self) { keys.append(ServiceKey(row: row)) }
+            return keys
+        }
+    }
+
+    /// Revokes key `id` at once; false when there is no such key or it was revoked already.
+    public func revokeServiceKey(id: UUID) async throws -> Bool {
+        try await withConnection { connection in
+            try await connection.query(
+                "UPDATE service_keys SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id",
+                logger: logger
+            ).collect().count == 1
+        }
+    }
+
+    /// The unrevoked key whose hash is `hash`, noting that it was used; nil for an unknown or revoked key.
+    public func useServiceKey(hash: [UInt8]) async throws -> ServiceKey? {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE service_keys SET last_used_at = now()
+                WHERE key_hash = \(ByteBuffer(bytes: hash)) AND revoked_at IS NULL
+                RETURNING \(unescaped: ServiceKey.columns)
+                """,
+                logger: logger
+            )
+            for try await row in rows.decode(ServiceKey.Row.self) { return ServiceKey(row: row) }
+            return nil
+        }
+    }
+}
