@@ -135,6 +135,34 @@ def table(path):
                 print("| " + " | ".join(line.split("\t")) + " |")
 
 
+def upload_files(api, token, conversation, files):
+    """POSTs files [(name, content type, bytes)] to /v1/chat/file in one request; returns the JSON answer."""
+    import urllib.request
+
+    boundary = "ScribeBench" + str(random.randrange(1 << 60))
+    crlf = b"\r\n"
+    parts = [b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
+             conversation.encode() + crlf]
+    for name, content_type, data in files:
+        parts += [b"--" + boundary.encode() + crlf,
+                  f'Content-Disposition: form-data; name="file"; filename="{name}"'.encode() + crlf,
+                  f"Content-Type: {content_type}".encode() + crlf + crlf, data + crlf]
+    parts.append(b"--" + boundary.encode() + b"--" + crlf)
+    request = urllib.request.Request(api + "/v1/chat/file", data=b"".join(parts), method="POST", headers={
+        "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def get_json(api, token, path):
+    """GETs an API path with the token; returns the JSON answer."""
+    import urllib.request
+
+    request = urllib.request.Request(api + path, headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
 def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, backlog, tries, psql):
     import statistics
     import subprocess
@@ -145,24 +173,10 @@ def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, back
         image = f.read()
 
     def upload(token, conversation, files):
-        boundary = "ScribeFairness" + str(random.randrange(1 << 60))
-        crlf = b"\r\n"
-        parts = [b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
-                 conversation.encode() + crlf]
-        for index in range(files):
-            parts += [b"--" + boundary.encode() + crlf,
-                      f'Content-Disposition: form-data; name="file"; filename="page{index}.png"'.encode() + crlf,
-                      b"Content-Type: image/png" + crlf + crlf, image + crlf]
-        parts.append(b"--" + boundary.encode() + b"--" + crlf)
-        request = urllib.request.Request(api + "/v1/chat/file", data=b"".join(parts), method="POST", headers={
-            "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+        return upload_files(api, token, conversation, [(f"page{index}.png", "image/png", image) for index in range(files)])
 
     def message(token, message_id):
-        request = urllib.request.Request(api + "/v1/messages/" + message_id, headers={"Authorization": "Bearer " + token})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+        return get_json(api, token, "/v1/messages/" + message_id)
 
     def queued():
         query = ("SELECT count(*) FROM jobs j JOIN uploads u ON u.id = (j.args->>'upload_id')::uuid "
@@ -273,19 +287,8 @@ def files(api, token, conversation, image_path, count):
     start = time.monotonic()
     pending = []
     for first in range(0, count, 10):
-        boundary = "ScribeFiles" + str(random.randrange(1 << 60))
-        crlf = b"\r\n"
-        parts = [b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
-                 conversation.encode() + crlf]
-        for index in range(first, min(first + 10, count)):
-            parts += [b"--" + boundary.encode() + crlf,
-                      f'Content-Disposition: form-data; name="file"; filename="{index}-{name}"'.encode() + crlf,
-                      b"Content-Type: application/octet-stream" + crlf + crlf, image + crlf]
-        parts.append(b"--" + boundary.encode() + b"--" + crlf)
-        request = urllib.request.Request(api + "/v1/chat/file", data=b"".join(parts), method="POST", headers={
-            "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.load(response)
+        batch = [(f"{index}-{name}", "application/octet-stream", image) for index in range(first, min(first + 10, count))]
+        answer = upload_files(api, token, conversation, batch)
         pending += [item["message_id"] for item in answer["items"]]
     done = failed = 0
     while pending:
@@ -294,9 +297,7 @@ def files(api, token, conversation, image_path, count):
         time.sleep(0.05)
         # Answers come roughly in order: look at the oldest unanswered until one is not done.
         while pending:
-            request = urllib.request.Request(api + "/v1/messages/" + pending[0], headers={"Authorization": "Bearer " + token})
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status = json.load(response)["status"]
+            status = get_json(api, token, "/v1/messages/" + pending[0])["status"]
             if status not in ("done", "failed"):
                 break
             done += status == "done"
