@@ -24,6 +24,14 @@ public struct APIDependencies: Sendable {
     public var events: EventHub
     /// The folder of the web app's static files, served at `/` (nil: no page).
     public var webRoot: String?
+    /// Answers bots' messages (`POST /v1/chat/send`) with their shorter history.
+    public var serviceResponder: ChatResponder
+    /// Daily requests and files in flight per person.
+    public var limits: RequestLimits
+    /// How failed logins are slowed down and stopped.
+    public var loginThrottle: LoginThrottlePolicy
+    /// Proxy trust, HSTS and CORS.
+    public var http: HTTPPolicy
 
     public init(
         store: Store,
@@ -34,9 +42,17 @@ public struct APIDependencies: Sendable {
         bcryptCost: UInt8,
         maxJSONBodyBytes: Int,
         uploads: UploadLimits,
-        webRoot: String? = nil
+        webRoot: String? = nil,
+        serviceResponder: ChatResponder? = nil,
+        limits: RequestLimits = RequestLimits(),
+        loginThrottle: LoginThrottlePolicy = LoginThrottlePolicy(),
+        http: HTTPPolicy = HTTPPolicy()
     ) {
         self.webRoot = webRoot
+        self.serviceResponder = serviceResponder ?? responder
+        self.limits = limits
+        self.loginThrottle = loginThrottle
+        self.http = http
         self.streamTokens = streamTokens
         self.events = events
         self.uploads = uploads
@@ -52,7 +68,11 @@ public struct APIDependencies: Sendable {
 /// Builds the router of the whole v1 API.
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
-    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: RequestMetadataMiddleware(trustProxy: dependencies.http.trustProxy))
+    router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurityMaxAge: dependencies.http.strictTransportSecurityMaxAge))
+    if !dependencies.http.corsOrigins.isEmpty {
+        router.add(middleware: AllowedOriginsMiddleware(origins: dependencies.http.corsOrigins))
+    }
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: JSONBodyLimitMiddleware(limit: dependencies.maxJSONBodyBytes))
     if let webRoot = dependencies.webRoot {
@@ -65,7 +85,8 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     let auth = AuthController(
         store: dependencies.store,
         tokens: dependencies.tokens,
-        passwords: PasswordHasher(cost: dependencies.bcryptCost)
+        passwords: PasswordHasher(cost: dependencies.bcryptCost),
+        throttle: LoginThrottle(store: dependencies.store, policy: dependencies.loginThrottle)
     )
     let v1 = router.group("v1")
     auth.addPublicRoutes(to: v1)
@@ -80,8 +101,51 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(store: dependencies.store).addRoutes(to: authenticated)
-    ChatController(store: dependencies.store, responder: dependencies.responder).addRoutes(to: authenticated)
-    UploadController(flow: dependencies.files, limits: dependencies.uploads).addRoutes(to: authenticated)
+    ChatController(store: dependencies.store, responder: dependencies.responder, dailyLimit: dependencies.limits.webDailyRequests)
+        .addRoutes(to: authenticated)
+    UploadController(flow: dependencies.files, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)
     events.addPrivateRoutes(to: authenticated)
+
+    let bots = v1.group().add(middleware: ServiceKeyAuthenticator(store: dependencies.store, scope: "chat"))
+    ServiceChatController(
+        store: dependencies.store,
+        chat: ChatController(store: dependencies.store, responder: dependencies.serviceResponder, dailyLimit: nil),
+        dailyLimit: dependencies.limits.botDailyRequests
+    ).addRoutes(to: bots)
     return router
+}
+
+/// How much one person may ask of Scribe. Nil: no limit.
+public struct RequestLimits: Sendable, Hashable {
+    /// Requests per UTC day of a person who uses the web app or the API with
+    /// an access token: each chat message, each uploaded file.
+    public var webDailyRequests: Int?
+    /// Requests per UTC day of a person a bot acts for (`POST /v1/chat/send`).
+    public var botDailyRequests: Int?
+    /// Files of one person waiting to be read or answered at once.
+    public var maxFilesInFlight: Int?
+
+    public init(webDailyRequests: Int? = nil, botDailyRequests: Int? = nil, maxFilesInFlight: Int? = nil) {
+        self.webDailyRequests = webDailyRequests
+        self.botDailyRequests = botDailyRequests
+        self.maxFilesInFlight = maxFilesInFlight
+    }
+
+    var uploadQuota: UploadQuota { UploadQuota(dailyLimit: webDailyRequests, maxFilesInFlight: maxFilesInFlight) }
+}
+
+/// What the API does about proxies and browsers.
+public struct HTTPPolicy: Sendable, Hashable {
+    /// Believe `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy that sets them).
+    public var trustProxy: Bool
+    /// `Strict-Transport-Security: max-age=…` on requests that came over TLS; nil: never.
+    public var strictTransportSecurityMaxAge: Int?
+    /// Origins whose pages may call the API from a browser (CORS); empty: none.
+    public var corsOrigins: Set<String>
+
+    public init(trustProxy: Bool = false, strictTransportSecurityMaxAge: Int? = 31_536_000, corsOrigins: Set<String> = []) {
+        self.trustProxy = trustProxy
+        self.strictTransportSecurityMaxAge = strictTransportSecurityMaxAge
+        self.corsOrigins = corsOrigins
+    }
 }

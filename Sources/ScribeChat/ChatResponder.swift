@@ -84,3 +84,12 @@ extension ChatMessage.Role {
         }
     }
 }
+
+extension ChatResponder {
+    /// The same responder, showing the LLM at most `maxMessages` earlier messages.
+    public func withHistory(maxMessages: Int) -> ChatResponder {
+        var budget = self.budget
+        budget.maxMessages = maxMessages
+        return ChatResponder(store: store, provider: provider, systemPrompt: systemPrompt, budget: budget)
+    }
+}

@@ -66,6 +66,26 @@ public struct ScribeConfiguration: Sendable {
     public var llmConcurrency: Int
     /// `OCR_*`, `PDF_RENDER_DPI`, `TESSDATA_PREFIX`: the OCR engines.
     public var ocr: OCRConfiguration
+    /// `BOT_HISTORY_MESSAGES`: earlier messages a bot's answer sees.
+    public var botHistoryMessages: Int
+    /// Requests per UTC day per person, by channel (nil: no limit):
+    /// `DAILY_REQUEST_LIMIT_BOT` (default 30) and `DAILY_REQUEST_LIMIT_WEB`
+    /// (default none); `DAILY_REQUEST_LIMIT` sets both; 0 means no limit.
+    public var botDailyRequestLimit: Int?
+    public var webDailyRequestLimit: Int?
+    /// `MAX_FILES_IN_FLIGHT`: one person's files waiting at once (0: no cap).
+    public var maxFilesInFlight: Int?
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, `LOGIN_MAX_FAILURES_PER_ADDRESS`,
+    /// `LOGIN_FAILURE_WINDOW_SECONDS`: when failed logins are locked out.
+    public var loginMaxFailuresPerAccount: Int
+    public var loginMaxFailuresPerAddress: Int
+    public var loginFailureWindow: Duration
+    /// `TRUST_PROXY`: believe `X-Forwarded-For`/`-Proto` (behind a proxy that sets them).
+    public var trustProxy: Bool
+    /// `HSTS_MAX_AGE_SECONDS`: sent on requests that came over TLS (0: never).
+    public var strictTransportSecurityMaxAge: Int?
+    /// `CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser.
+    public var corsOrigins: Set<String>
 
     /// The default system prompt: short, and honest about documents.
     public static let defaultSystemPrompt = """
@@ -138,6 +158,43 @@ public struct ScribeConfiguration: Sendable {
             pdfRenderDPI: try env.integer("PDF_RENDER_DPI", default: 300, in: 72...1200),
             threadNiceness: try env.integer("OCR_NICE", default: 10, in: 0...19)
         )
+        botHistoryMessages = 5
+        botDailyRequestLimit = 30
+        webDailyRequestLimit = nil
+        maxFilesInFlight = nil
+        loginMaxFailuresPerAccount = 10
+        loginMaxFailuresPerAddress = 50
+        loginFailureWindow = .seconds(900)
+        trustProxy = false
+        strictTransportSecurityMaxAge = nil
+        corsOrigins = []
+        try readServiceSettings(from: env)
+    }
+
+    /// The service settings: bots, limits, logins, proxies and browsers.
+    private mutating func readServiceSettings(from env: Environment) throws(ConfigurationError) {
+        botHistoryMessages = try env.integer("BOT_HISTORY_MESSAGES", default: 5, in: 0...1000)
+        let everyChannel = try env.optionalInteger("DAILY_REQUEST_LIMIT", in: 0...10_000_000)
+        let bot = try env.optionalInteger("DAILY_REQUEST_LIMIT_BOT", in: 0...10_000_000) ?? everyChannel ?? 30
+        let web = try env.optionalInteger("DAILY_REQUEST_LIMIT_WEB", in: 0...10_000_000) ?? everyChannel ?? 0
+        botDailyRequestLimit = bot == 0 ? nil : bot
+        webDailyRequestLimit = web == 0 ? nil : web
+        let inFlight = try env.integer("MAX_FILES_IN_FLIGHT", default: 2000, in: 0...10_000_000)
+        maxFilesInFlight = inFlight == 0 ? nil : inFlight
+        loginMaxFailuresPerAccount = try env.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", default: 10, in: 1...1_000_000)
+        loginMaxFailuresPerAddress = try env.integer("LOGIN_MAX_FAILURES_PER_ADDRESS", default: 50, in: 1...1_000_000)
+        loginFailureWindow = .seconds(try env.integer("LOGIN_FAILURE_WINDOW_SECONDS", default: 900, in: 1...86_400))
+        trustProxy = try env.boolean("TRUST_PROXY", default: false)
+        let hsts = try env.integer("HSTS_MAX_AGE_SECONDS", default: 31_536_000, in: 0...315_360_000)
+        strictTransportSecurityMaxAge = hsts == 0 ? nil : hsts
+        corsOrigins = Set((env["CORS_ORIGINS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        for origin in corsOrigins {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                url.path.isEmpty, !origin.hasSuffix("/")
+            else {
+                throw ConfigurationError("CORS_ORIGINS", "must be origins like https://app.example.com, separated by commas (no paths).")
+            }
+        }
     }
 
     /// Picks the LLM: `LLM_PROVIDER=extractive` forces the offline one; otherwise
@@ -194,6 +251,15 @@ struct Environment {
 
     func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         try optionalInteger(name, in: range) ?? value
+    }
+
+    func boolean(_ name: String, default value: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = self[name]?.lowercased() else { return value }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError(name, "must be true or false.")
+        }
     }
 
     func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {

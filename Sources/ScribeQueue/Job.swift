@@ -22,6 +22,9 @@ public struct NewJob: Sendable {
     /// key's n-th unfinished job in its queue waits behind every other key's
     /// first n−1. Typically the owner's id.
     public var fairnessKey: String?
+    /// What the job's creator wants to follow it into its handler's logs
+    /// (e.g. `request_id`); the queue carries it and never reads it.
+    public var metadata: [String: String]
 
     /// A job whose args are `args` encoded as JSON.
     public init<Args: Encodable>(
@@ -31,6 +34,7 @@ public struct NewJob: Sendable {
         maxAttempts: Int,
         priority: Int = 0,
         fairnessKey: String? = nil,
+        metadata: [String: String] = [:],
         id: UUID = .v7()
     ) throws {
         self.id = id
@@ -40,6 +44,12 @@ public struct NewJob: Sendable {
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.fairnessKey = fairnessKey
+        self.metadata = metadata
+    }
+
+    /// The metadata as JSON text.
+    var metadataJSON: String {
+        String(decoding: (try? JSONEncoder().encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
     }
 }
 
@@ -67,13 +77,16 @@ public struct ClaimedJob: Sendable {
     /// The args as JSON text.
     public var args: String
     public var maxAttempts: Int
+    /// What the job's creator attached for its logs (see ``NewJob/metadata``).
+    public var metadata: [String: String]
 
-    public init(lease: JobLease, kind: String, queue: String, args: String, maxAttempts: Int) {
+    public init(lease: JobLease, kind: String, queue: String, args: String, maxAttempts: Int, metadata: [String: String] = [:]) {
         self.lease = lease
         self.kind = kind
         self.queue = queue
         self.args = args
         self.maxAttempts = maxAttempts
+        self.metadata = metadata
     }
 
     /// The args decoded; args a handler cannot read fail the job permanently.

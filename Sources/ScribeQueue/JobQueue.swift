@@ -38,8 +38,8 @@ public struct JobQueue: Sendable {
     public func enqueue(_ job: NewJob, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO jobs (id, kind, queue, args, priority, max_attempts, fairness_key, fair_rank)
-            SELECT \(job.id), \(job.kind), \(job.queue), \(job.args)::jsonb, \(job.priority), \(job.maxAttempts), \(job.fairnessKey),
+            INSERT INTO jobs (id, kind, queue, args, metadata, priority, max_attempts, fairness_key, fair_rank)
+            SELECT \(job.id), \(job.kind), \(job.queue), \(job.args)::jsonb, \(job.metadataJSON)::jsonb, \(job.priority), \(job.maxAttempts), \(job.fairnessKey),
                    CASE WHEN \(job.fairnessKey)::text IS NULL THEN 0 ELSE (
                        SELECT count(*) + 1 FROM jobs
                        WHERE queue = \(job.queue) AND fairness_key = \(job.fairnessKey) AND state IN ('available', 'running')
@@ -76,19 +76,20 @@ public struct JobQueue: Sendable {
                     FOR UPDATE SKIP LOCKED
                     LIMIT \(limit)
                 )
-                RETURNING id, kind, attempt, max_attempts, args::text
+                RETURNING id, kind, attempt, max_attempts, args::text, metadata::text
                 """,
                 logger: logger
             )
             var jobs: [ClaimedJob] = []
-            for try await (id, kind, attempt, maxAttempts, args) in rows.decode((UUID, String, Int, Int, String).self) {
+            for try await (id, kind, attempt, maxAttempts, args, metadata) in rows.decode((UUID, String, Int, Int, String, String).self) {
                 jobs.append(
                     ClaimedJob(
                         lease: JobLease(jobID: id, workerID: workerID, attempt: attempt),
                         kind: kind,
                         queue: queue,
                         args: args,
-                        maxAttempts: maxAttempts
+                        maxAttempts: maxAttempts,
+                        metadata: (try? JSONDecoder().decode([String: String].self, from: Data(metadata.utf8))) ?? [:]
                     )
                 )
             }

@@ -205,6 +205,9 @@ public struct QueueWorker: Service {
         logger[metadataKey: "job"] = "\(job.lease.jobID)"
         logger[metadataKey: "attempt"] = "\(job.lease.attempt)"
         logger[metadataKey: "kind"] = "\(job.kind)"
+        for (key, value) in job.metadata where logger[metadataKey: key] == nil {
+            logger[metadataKey: key] = "\(value)"
+        }
         do {
             guard let handler = handlers[job.kind] else {
                 // Perhaps a newer worker knows it: retry later rather than fail it here.

@@ -95,14 +95,22 @@ extension Store {
         return Page(items: items, nextCursor: items.last.map { ConversationCursor($0).description })
     }
 
-    /// Deletes the conversation with its messages (and their jobs). False when `userID` does not own it.
-    public func deleteConversation(id: UUID, userID: UUID) async throws -> Bool {
-        try await withConnection { connection in
+    /// Deletes the conversation with its messages (and their uploads),
+    /// audited from `origin` in the same transaction. False when `userID`
+    /// does not own it.
+    public func deleteConversation(id: UUID, userID: UUID, origin: AuditOrigin) async throws -> Bool {
+        try await transaction { connection in
             let rows = try await connection.query(
                 "DELETE FROM conversations WHERE id = \(id) AND user_id = \(userID) RETURNING id",
                 logger: logger
             )
-            for try await _ in rows.decode(UUID.self) { return true }
+            for try await _ in rows.decode(UUID.self) {
+                try await recordAudit(
+                    AuditEvent(action: .conversationDeleted, userID: userID, origin: origin, detail: ["conversation_id": id.uuidString.lowercased()]),
+                    on: connection
+                )
+                return true
+            }
             return false
         }
     }

@@ -66,14 +66,18 @@ extension Store {
     }
 
     /// Stores the user's text message as `processing`, creating the conversation
-    /// (titled `newTitle`) when `conversationID` is nil, in one transaction.
+    /// (titled `newTitle`) when `conversationID` is nil, in one transaction,
+    /// which also counts it against `dailyLimit` when there is one.
     ///
-    /// Throws ``StoreError`` `.notFound` when `conversationID` is not the user's.
+    /// Throws ``StoreError`` `.notFound` when `conversationID` is not the
+    /// user's, and ``DailyLimitReached`` when the user has no requests left
+    /// today; nothing is written then.
     public func startChat(
         userID: UUID,
         conversationID: UUID?,
         text: String,
-        newTitle: @autoclosure () -> String
+        newTitle: @autoclosure () -> String,
+        dailyLimit: Int? = nil
     ) async throws -> (conversation: Conversation, message: Message) {
         let title = newTitle()
         return try await transaction { connection in
@@ -102,6 +106,9 @@ extension Store {
                 stage: "llm",
                 on: connection
             )
+            if let dailyLimit {
+                _ = try await chargeDailyRequests(1, userID: userID, limit: dailyLimit, on: connection)
+            }
             return (conversation, message)
         }
     }

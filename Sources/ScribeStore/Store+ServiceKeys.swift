@@ -32,9 +32,9 @@ public struct ServiceKey: Sendable, Hashable {
 
 /// The service keys' SQL.
 extension Store {
-    /// Stores a new key by its hash; the caller shows the key itself once.
-    public func createServiceKey(name: String, prefix: String, hash: [UInt8], scopes: [String]) async throws -> ServiceKey {
-        try await withConnection { connection in
+    /// Stores a new key by its hash, audited; the caller shows the key itself once.
+    public func createServiceKey(name: String, prefix: String, hash: [UInt8], scopes: [String], origin: AuditOrigin = .commandLine) async throws -> ServiceKey {
+        try await transaction { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO service_keys (id, name, prefix, key_hash, scopes)
@@ -43,7 +43,14 @@ extension Store {
                 """,
                 logger: logger
             )
-            for try await row in rows.decode(ServiceKey.Row.self) { return ServiceKey(row: row) }
+            for try await row in rows.decode(ServiceKey.Row.self) {
+                let key = ServiceKey(row: row)
+                try await recordAudit(
+                    AuditEvent(action: .keyCreated, serviceKeyID: key.id, origin: origin, detail: ["name": name, "prefix": prefix]),
+                    on: connection
+                )
+                return key
+            }
             throw StoreError(.notFound, "The new service key was not returned.")
         }
     }
@@ -58,24 +65,41 @@ extension Store {
         }
     }
 
-    /// Revokes key `id` at once; false when there is no such key or it was revoked already.
-    public func revokeServiceKey(id: UUID) async throws -> Bool {
-        try await withConnection { connection in
-            try await connection.query(
+    /// Revokes key `id` at once, audited; false when there is no such key or it was revoked already.
+    public func revokeServiceKey(id: UUID, origin: AuditOrigin = .commandLine) async throws -> Bool {
+        try await transaction { connection in
+            let revoked = try await connection.query(
                 "UPDATE service_keys SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id",
                 logger: logger
             ).collect().count == 1
+            if revoked {
+                try await recordAudit(AuditEvent(action: .keyRevoked, serviceKeyID: id, origin: origin), on: connection)
+            }
+            return revoked
         }
     }
 
-    /// The unrevoked key whose hash is `hash`, noting that it was used; nil for an unknown or revoked key.
-    public func useServiceKey(hash: [UInt8]) async throws -> ServiceKey? {
+    /// The unrevoked key whose hash is `hash`; nil for an unknown or revoked key.
+    ///
+    /// Its use is noted (`last_used_at`, and a `key.used` audit event from
+    /// `origin`) at most once a minute, in the same statement, so a busy key
+    /// is not a row every request has to write.
+    public func useServiceKey(hash: [UInt8], origin: AuditOrigin) async throws -> ServiceKey? {
         try await withConnection { connection in
             let rows = try await connection.query(
                 """
-                UPDATE service_keys SET last_used_at = now()
-                WHERE key_hash = \(ByteBuffer(bytes: hash)) AND revoked_at IS NULL
-                RETURNING \(unescaped: ServiceKey.columns)
+                WITH key AS (
+                    SELECT \(unescaped: ServiceKey.columns) FROM service_keys
+                    WHERE key_hash = \(ByteBuffer(bytes: hash)) AND revoked_at IS NULL
+                ), touched AS (
+                    UPDATE service_keys SET last_used_at = now()
+                    WHERE id = (SELECT id FROM key) AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+                    RETURNING id
+                ), audited AS (
+                    INSERT INTO audit_events (id, action, service_key_id, address, request_id)
+                    SELECT \(UUID.v7()), \(AuditEvent.Action.keyUsed.rawValue), id, \(origin.address), \(origin.requestID) FROM touched
+                )
+                SELECT \(unescaped: ServiceKey.columns) FROM key
                 """,
                 logger: logger
             )

@@ -2,12 +2,13 @@ import Foundation
 import PostgresNIO
 
 extension Store {
-    /// Registers a user. Throws ``StoreError`` `.conflict` naming `email` or
-    /// `username` when either is taken (case-insensitively).
-    public func createUser(email: String, username: String?, passwordHash: String) async throws -> User {
+    /// Registers a user, audited from `origin` in the same transaction.
+    /// Throws ``StoreError`` `.conflict` naming `email` or `username` when
+    /// either is taken (case-insensitively).
+    public func createUser(email: String, username: String?, passwordHash: String, origin: AuditOrigin) async throws -> User {
         let id = UUID.v7()
         do {
-            return try await withConnection { connection in
+            return try await transaction { connection in
                 let rows = try await connection.query(
                     """
                     INSERT INTO users (id, email, username, password_hash)
@@ -17,6 +18,7 @@ extension Store {
                     logger: logger
                 )
                 for try await createdAt in rows.decode(Date.self) {
+                    try await recordAudit(AuditEvent(action: .userRegistered, userID: id, origin: origin), on: connection)
                     return User(id: id, email: email, username: username, createdAt: createdAt)
                 }
                 throw StoreError(.notFound, "The new user was not returned.")
@@ -31,7 +33,7 @@ extension Store {
     public func user(id: UUID) async throws -> User? {
         try await withConnection { connection in
             let rows = try await connection.query(
-                "SELECT id, email, username, created_at FROM users WHERE id = \(id)",
+                "SELECT id, email, username, created_at FROM users WHERE id = \(id) AND email IS NOT NULL",
                 logger: logger
             )
             for try await (id, email, username, createdAt) in rows.decode((UUID, String, String?, Date).self) {

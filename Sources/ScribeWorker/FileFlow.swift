@@ -55,16 +55,26 @@ public struct FileFlow: Sendable {
     /// attachment and the caption), its upload row holding the bytes, and its
     /// first stage job, all in ONE transaction that also nudges the workers.
     ///
+    /// Each file counts as one request against the user's `quota`, and the
+    /// user's files in flight may not pass its cap; both are checked last in
+    /// the same transaction, so a refused upload leaves nothing behind.
+    /// `requestID` follows the stage jobs into the workers' logs.
+    ///
     /// With an `idempotencyKey` already used by this user, nothing is written
-    /// and the first request's answer is returned. Throws ``StoreError``
-    /// `.notFound` when the conversation is not the user's.
+    /// and the first request's answer is returned (and counted no further).
+    ///
+    /// - Throws: ``StoreError`` `.notFound` when the conversation is not the
+    ///   user's; ``DailyLimitReached`` or ``FilesInFlightLimitReached`` when
+    ///   the files do not fit the quota.
     public func enqueue(
         userID: UUID,
         conversationID: UUID,
         caption: String?,
         files: [NewUpload],
         idempotencyKey: String?,
-        maxAttempts: Int
+        maxAttempts: Int,
+        quota: UploadQuota = UploadQuota(),
+        requestID: String? = nil
     ) async throws -> [EnqueuedUpload] {
         if let idempotencyKey, let earlier = try await store.uploads(userID: userID, idempotencyKey: idempotencyKey) {
             return earlier
@@ -102,6 +112,7 @@ public struct FileFlow: Sendable {
                         args: UploadJobArgs(uploadID: uploadID, messageID: message.id),
                         maxAttempts: maxAttempts,
                         fairnessKey: fairnessKey,
+                        metadata: Self.jobMetadata(requestID: requestID),
                         id: jobID
                     )
                     try await queue.enqueue(job, on: connection)
@@ -109,6 +120,13 @@ public struct FileFlow: Sendable {
                     enqueued.append(
                         EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
                     )
+                }
+                // Last, so the locks they take are held only until the commit.
+                if let dailyLimit = quota.dailyLimit {
+                    _ = try await store.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
+                }
+                if let maxFilesInFlight = quota.maxFilesInFlight {
+                    try await store.checkFilesInFlight(userID: userID, limit: maxFilesInFlight, on: connection)
                 }
                 try await queue.notify(queues, on: connection)
                 return enqueued
@@ -120,6 +138,11 @@ public struct FileFlow: Sendable {
             }
             throw error
         }
+    }
+
+    /// What a stage job carries for its logs: the request that created it.
+    static func jobMetadata(requestID: String?) -> [String: String] {
+        requestID.map { ["request_id": $0] } ?? [:]
     }
 
     /// The text of a plain-text file, known without the `ocr` stage (nil for
@@ -207,5 +230,17 @@ extension AttachmentPage {
             confidence: reading.confidence,
             warning: reading.warning
         )
+    }
+}
+
+/// How much one person may upload: files per UTC day (each file is one
+/// request) and files waiting to be read or answered at once. Nil: no cap.
+public struct UploadQuota: Sendable, Hashable {
+    public var dailyLimit: Int?
+    public var maxFilesInFlight: Int?
+
+    public init(dailyLimit: Int? = nil, maxFilesInFlight: Int? = nil) {
+        self.dailyLimit = dailyLimit
+        self.maxFilesInFlight = maxFilesInFlight
     }
 }

@@ -36,7 +36,8 @@ struct OCRStage: JobHandler {
             queue: FileFlow.answer,
             args: args,
             maxAttempts: job.maxAttempts,
-            fairnessKey: upload.userID.uuidString.lowercased()
+            fairnessKey: upload.userID.uuidString.lowercased(),
+            metadata: job.metadata
         )
         try await queue.database.transaction { [store, queue] connection in
             try await queue.complete(job.lease, on: connection)

@@ -175,12 +175,13 @@ struct Runtime {
             retention: configuration.eventRetention,
             logger: Logger(label: "scribe.events")
         )
+        let responder = makeResponder(store: store, provider: provider)
         let dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
             streamTokens: await StreamTokens(secret: jwtSecret),
             events: events,
-            responder: makeResponder(store: store, provider: provider),
+            responder: responder,
             bcryptCost: configuration.bcryptCost,
             maxJSONBodyBytes: configuration.maxJSONBodyBytes,
             uploads: UploadLimits(
@@ -189,7 +190,23 @@ struct Runtime {
                 maxFiles: configuration.uploadMaxFiles,
                 jobMaxAttempts: configuration.jobMaxAttempts
             ),
-            webRoot: configuration.webRoot
+            webRoot: configuration.webRoot,
+            serviceResponder: responder.withHistory(maxMessages: configuration.botHistoryMessages),
+            limits: RequestLimits(
+                webDailyRequests: configuration.webDailyRequestLimit,
+                botDailyRequests: configuration.botDailyRequestLimit,
+                maxFilesInFlight: configuration.maxFilesInFlight
+            ),
+            loginThrottle: LoginThrottlePolicy(
+                maxFailuresPerAccount: configuration.loginMaxFailuresPerAccount,
+                maxFailuresPerAddress: configuration.loginMaxFailuresPerAddress,
+                window: configuration.loginFailureWindow
+            ),
+            http: HTTPPolicy(
+                trustProxy: configuration.trustProxy,
+                strictTransportSecurityMaxAge: configuration.strictTransportSecurityMaxAge,
+                corsOrigins: configuration.corsOrigins
+            )
         )
         let application = Application(
             router: buildRouter(dependencies),

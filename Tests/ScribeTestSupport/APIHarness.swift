@@ -25,6 +25,10 @@ public func withAPI(
     services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
     eventHeartbeat: Duration = .seconds(15),
     webRoot: String? = nil,
+    limits: RequestLimits = RequestLimits(),
+    loginThrottle: LoginThrottlePolicy = LoginThrottlePolicy(),
+    http: HTTPPolicy = HTTPPolicy(),
+    botHistoryMessages: Int = 5,
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
@@ -47,7 +51,11 @@ public func withAPI(
         bcryptCost: 4,
         maxJSONBodyBytes: 64 * 1024,
         uploads: uploads,
-        webRoot: webRoot
+        webRoot: webRoot,
+        serviceResponder: responder.withHistory(maxMessages: botHistoryMessages),
+        limits: limits,
+        loginThrottle: loginThrottle,
+        http: http
     )
     let app = Application(
         router: buildRouter(dependencies),
@@ -111,6 +119,21 @@ public struct APIClient: Sendable {
         return (token, id)
     }
 
+    /// Creates a service key as `scribe keys create` does and returns the key itself.
+    public func createServiceKey(name: String = "bot-\(UUID().uuidString.prefix(8))", scopes: [String] = ["chat"]) async throws -> String {
+        let secret = ServiceKeySecret()
+        _ = try await store.createServiceKey(name: name, prefix: secret.prefix, hash: secret.hash, scopes: scopes)
+        return secret.value
+    }
+
+    /// `POST /v1/chat/send` as a bot with `key`.
+    @discardableResult
+    public func botSend(key: String?, _ json: [String: Any], headers extra: HTTPFields = [:]) async throws -> Reply {
+        var headers = extra
+        if let key { headers[HTTPField.Name("X-API-KEY")!] = key }
+        return try await send(.post, "/v1/chat/send", json: json, headers: headers)
+    }
+
     public func createConversation(_ token: String, title: String = "Test") async throws -> String {
         let reply = try await send(.post, "/v1/conversations", token: token, json: ["title": title])
         guard reply.status == .created, let id = reply["id"] as? String else {
@@ -141,7 +164,8 @@ extension APIClient {
         conversationID: String?,
         files: [FilePart],
         text: String? = nil,
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil,
+        requestID: String? = nil
     ) async throws -> Reply {
         let boundary = "scribe-test-\(UUID().uuidString)"
         var body = ByteBuffer()
@@ -160,6 +184,7 @@ extension APIClient {
         body.writeString("--\(boundary)--\r\n")
         var headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)", .authorization: "Bearer \(token)"]
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        if let requestID { headers[HTTPField.Name("X-Request-ID")!] = requestID }
         let response = try await client.execute(uri: "/v1/chat/file", method: .post, headers: headers, body: body)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
         return Reply(status: response.status, headers: response.headers, json: object, text: String(buffer: response.body))
@@ -182,4 +207,37 @@ extension APIClient {
 public struct HarnessError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension APIClient {
+    /// The user who owns conversation `id`, read straight from the database.
+    public func conversationOwner(_ id: String) async throws -> UUID {
+        try await store.database.withConnection { connection in
+            let rows = try await connection.query("SELECT user_id FROM conversations WHERE id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
+            for try await owner in rows.decode(UUID.self) { return owner }
+            throw HarnessError("no conversation \(id)")
+        }
+    }
+
+    /// How many messages conversation `id` holds, read straight from the database.
+    public func messageCount(conversationID id: String) async throws -> Int {
+        try await store.database.withConnection { connection in
+            let rows = try await connection.query("SELECT count(*) FROM messages WHERE conversation_id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+}
+
+extension APIClient {
+    /// The metadata the queue carries for job `id`, read straight from the database.
+    public func jobMetadata(_ id: String) async throws -> [String: String] {
+        try await store.database.withConnection { connection in
+            let rows = try await connection.query("SELECT metadata::text FROM jobs WHERE id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
+            for try await text in rows.decode(String.self) {
+                return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+            }
+            throw HarnessError("no job \(id)")
+        }
+    }
 }

@@ -20,8 +20,8 @@ import Testing
         let url = try await TestDatabase.createMigrated()
         try await Database.withRunning(url, options: TestDatabase.options, logger: TestDatabase.logger) { database in
             let store = Store(database: database, logger: TestDatabase.logger)
-            let busy = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
-            let lone = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
+            let busy = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
+            let lone = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
             let busyChat = try await store.createConversation(userID: busy.id, title: "backlog")
             let loneChat = try await store.createConversation(userID: lone.id, title: "one file")
             var backlog: [EnqueuedUpload] = []

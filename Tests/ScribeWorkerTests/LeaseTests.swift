@@ -24,7 +24,7 @@ import Testing
         let database = try await TestDatabase.createMigrated()
         try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
             let store = Store(database: database, logger: TestDatabase.logger)
-            let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
+            let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
             let conversation = try await store.createConversation(userID: user.id, title: "t")
             let files = (0..<count).map {
                 images

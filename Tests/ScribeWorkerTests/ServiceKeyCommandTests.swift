@@ -50,9 +50,9 @@ import Testing
             let hex = secret.hash.map { String(format: "%02x", $0) }.joined()
             #expect(stored.contains(hex))
 
-            let found = try #require(try await store.useServiceKey(hash: secret.hash))
+            let found = try #require(try await store.useServiceKey(hash: secret.hash, origin: .commandLine))
             #expect(found.name == "telegram-bot" && found.scopes == ["chat", "files"])
-            #expect(try await store.useServiceKey(hash: ServiceKeySecret().hash) == nil, "an unknown key opens nothing")
+            #expect(try await store.useServiceKey(hash: ServiceKeySecret().hash, origin: .commandLine) == nil, "an unknown key opens nothing")
 
             let (_, list, _) = try await Self.keys(["list"], databaseURL: url)
             #expect(list.contains("telegram-bot") && list.contains(secret.prefix) && !list.contains(key))
@@ -60,7 +60,7 @@ import Testing
 
             let (revoked, said, _) = try await Self.keys(["revoke", found.id.uuidString], databaseURL: url)
             #expect(revoked == 0 && said.contains("Revoked"))
-            #expect(try await store.useServiceKey(hash: secret.hash) == nil, "a revoked key opens nothing")
+            #expect(try await store.useServiceKey(hash: secret.hash, origin: .commandLine) == nil, "a revoked key opens nothing")
             let (again, _, notFound) = try await Self.keys(["revoke", found.id.uuidString], databaseURL: url)
             #expect(again != 0 && notFound.contains("No active service key"))
         }

@@ -44,7 +44,7 @@ import Testing
     /// would: text files (the `answer` stage only), and every eighth a page
     /// image (the `ocr` stage, then `answer`).
     static func enqueue(_ count: Int, store: Store) async throws -> Int {
-        let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x")
+        let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
         let conversation = try await store.createConversation(userID: user.id, title: "crash test")
         let page = try Fixtures.bytes("mixed_lowres.png")
         var enqueued = 0

@@ -3,10 +3,14 @@ import Hummingbird
 import ScribeStore
 
 /// `POST /v1/auth/register`, `POST /v1/auth/login`, `GET /v1/me`.
+///
+/// Registrations and logins (each success and failure) are audited; failed
+/// logins are slowed down, then refused for a while (``LoginThrottle``).
 struct AuthController {
     let store: Store
     let tokens: AccessTokens
     let passwords: PasswordHasher
+    let throttle: LoginThrottle
 
     struct RegisterRequest: Decodable {
         var email: String
@@ -38,7 +42,7 @@ struct AuthController {
         let hash = try await passwords.hash(input.password)
         let user: User
         do {
-            user = try await store.createUser(email: email, username: username, passwordHash: hash)
+            user = try await store.createUser(email: email, username: username, passwordHash: hash, origin: context.auditOrigin)
         } catch let error as StoreError where error.code == .conflict {
             let field = error.field ?? "email"
             throw APIError(.conflict, code: "\(field)_taken", message: "That \(field) is already registered.", field: field)
@@ -51,10 +55,23 @@ struct AuthController {
         guard let login = (input.email ?? input.username ?? input.login)?.trimmingCharacters(in: .whitespaces), !login.isEmpty else {
             throw APIError.badRequest("Send 'email' or 'username' with 'password'.", field: "email")
         }
+        let subjects = LoginThrottle.subjects(login: login, address: context.clientAddress)
+        do {
+            try await throttle.check(subjects)
+        } catch let error as APIError {
+            try await store.recordAudit(AuditEvent(action: .loginThrottled, origin: context.auditOrigin))
+            throw error
+        }
         let found = try await store.credentials(login: login)
         guard try await passwords.verify(input.password, against: found?.passwordHash), let user = found?.user else {
+            // Who it was, only if such an account exists: the typed login may be a password.
+            try await store.recordAudit(AuditEvent(action: .loginFailed, userID: found?.user.id, origin: context.auditOrigin))
+            let holdBack = try await throttle.recordFailure(subjects)
+            if holdBack > .zero { try await Task.sleep(for: holdBack) }
             throw APIError(.unauthorized, code: "invalid_credentials", message: "The email, username or password is wrong.")
         }
+        try await throttle.recordSuccess(subjects)
+        try await store.recordAudit(AuditEvent(action: .loginSucceeded, userID: user.id, origin: context.auditOrigin))
         return try await session(for: user)
     }
 

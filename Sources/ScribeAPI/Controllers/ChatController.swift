@@ -15,6 +15,8 @@ import ScribeStore
 struct ChatController {
     let store: Store
     let responder: ChatResponder
+    /// Requests per UTC day each person may make; nil: no limit.
+    let dailyLimit: Int?
 
     /// The longest text accepted in one message, in characters.
     static let maxTextLength = 100_000
@@ -43,7 +45,8 @@ struct ChatController {
                 userID: user.id,
                 conversationID: input.conversationId,
                 text: text,
-                newTitle: Self.title(from: text)
+                newTitle: Self.title(from: text),
+                dailyLimit: dailyLimit
             )
         } catch let error as StoreError where error.code == .notFound {
             throw APIError.notFound("Conversation")
@@ -154,7 +157,7 @@ struct ChatController {
                 case let error as StoreError where error.code == .unavailable: .databaseUnavailable
                 default: APIError(.internalServerError, code: "internal", message: "Something went wrong on our side.")
                 }
-            let body = APIError.Body(error: .init(code: apiError.code, message: apiError.message, field: apiError.field))
+            let body = apiError.body
             let data = (try? JSONCoding.encoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return "event: error\ndata: \(data)\n\n"
         }

@@ -68,7 +68,7 @@ struct ConversationController {
     @Sendable func delete(_ request: Request, context: ScribeRequestContext) async throws -> HTTPResponse.Status {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
-        guard try await store.deleteConversation(id: id, userID: user.id) else { throw APIError.notFound("Conversation") }
+        guard try await store.deleteConversation(id: id, userID: user.id, origin: context.auditOrigin) else { throw APIError.notFound("Conversation") }
         return .noContent
     }
 

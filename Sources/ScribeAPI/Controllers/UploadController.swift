@@ -29,6 +29,8 @@ public struct UploadLimits: Sendable {
 struct UploadController {
     let flow: FileFlow
     let limits: UploadLimits
+    /// Files per day and files in flight per person.
+    let quota: UploadQuota
 
     func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
         group.post("chat/file", use: upload)
@@ -79,7 +81,9 @@ struct UploadController {
                 caption: caption?.isEmpty == false ? caption : nil,
                 files: files,
                 idempotencyKey: idempotencyKey,
-                maxAttempts: limits.jobMaxAttempts
+                maxAttempts: limits.jobMaxAttempts,
+                quota: quota,
+                requestID: context.requestID
             )
         } catch let error as StoreError where error.code == .notFound {
             throw APIError.notFound("Conversation")

@@ -13,17 +13,34 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var field: String?
     /// Extra response headers, e.g. `Retry-After`.
     public var headers: HTTPFields
+    /// For a limit reached: the limit.
+    public var limit: Int?
+    /// For a limit reached: when it starts again (ISO 8601, UTC).
+    public var resetAt: String?
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status,
+        code: String,
+        message: String,
+        field: String? = nil,
+        headers: HTTPFields = [:],
+        limit: Int? = nil,
+        resetAt: String? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
         self.headers = headers
+        self.limit = limit
+        self.resetAt = resetAt
     }
 
+    /// The body: `{"error": {"code", "message", "field"?, "limit"?, "reset_at"?}}`.
+    var body: Body { Body(error: .init(code: code, message: message, field: field, limit: limit, resetAt: resetAt)) }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = Body(error: .init(code: code, message: message, field: field))
+        let body = self.body
         let data = try JSONCoding.encoder.encode(body)
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
@@ -36,6 +53,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             var code: String
             var message: String
             var field: String?
+            var limit: Int?
+            var resetAt: String?
         }
         var error: Detail
     }

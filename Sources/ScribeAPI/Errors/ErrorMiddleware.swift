@@ -20,6 +20,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError.databaseUnavailable.response(from: request, context: context)
         } catch let error as DecodingError {
             return try Self.apiError(for: error).response(from: request, context: context)
+        } catch let error as DailyLimitReached {
+            return try APIError.dailyLimitReached(error).response(from: request, context: context)
+        } catch let error as FilesInFlightLimitReached {
+            return try APIError.filesInFlightLimitReached(error).response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             return try APIError(error.status, code: Self.code(for: error.status), message: error.status.reasonPhrase)
                 .response(from: request, context: context)

@@ -1,0 +1,133 @@
+import Foundation
+import PostgresNIO
+
+/// A person's daily allowance of requests after a charge.
+public struct DailyAllowance: Sendable, Hashable {
+    /// Requests counted today, this charge included.
+    public var used: Int
+    /// The day's limit; nil when the channel has none.
+    public var limit: Int?
+    /// When the count starts again: the next midnight, UTC.
+    public var resetsAt: Date
+
+    /// Requests left today; nil when unlimited.
+    public var remaining: Int? { limit.map { max(0, $0 - used) } }
+}
+
+/// The charge would take a person past their daily limit: nothing was counted.
+public struct DailyLimitReached: Error, Sendable, Hashable {
+    public var limit: Int
+    /// Requests already counted today.
+    public var used: Int
+    /// When the count starts again: the next midnight, UTC.
+    public var resetsAt: Date
+}
+
+/// The cap on one person's files waiting to be read or answered was reached: nothing was stored.
+public struct FilesInFlightLimitReached: Error, Sendable, Hashable {
+    public var limit: Int
+    /// Files of this person in flight, counting the refused ones.
+    public var inFlight: Int
+}
+
+/// The daily request counts and the files-in-flight cap.
+extension Store {
+    /// The next midnight UTC, as the database's clock sees it.
+    static let nextResetSQL = "((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'"
+
+    /// Counts `requests` more against today's (UTC) limit of `userID`, on the
+    /// caller's connection (inside its transaction, so a rollback takes the
+    /// charge back).
+    ///
+    /// One statement both checks and adds: concurrent charges queue on the
+    /// row, so at 29 of 30 exactly one of any number of concurrent single
+    /// charges passes. A `limit` of nil counts without a cap.
+    ///
+    /// - Throws: ``DailyLimitReached`` when the charge does not fit; nothing is counted then.
+    public func chargeDailyRequests(
+        _ requests: Int,
+        userID: UUID,
+        limit: Int?,
+        on connection: PostgresConnection
+    ) async throws -> DailyAllowance {
+        let cap = limit ?? Int(Int32.max)
+        let rows = try await connection.query(
+            """
+            INSERT INTO daily_usage AS u (user_id, day, requests)
+            SELECT \(userID), (now() AT TIME ZONE 'UTC')::date, \(requests)
+            WHERE \(requests) <= \(cap)
+            ON CONFLICT (user_id, day) DO UPDATE SET requests = u.requests + excluded.requests
+            WHERE u.requests + excluded.requests <= \(cap)
+            RETURNING requests, \(unescaped: Self.nextResetSQL)
+            """,
+            logger: logger
+        )
+        for try await (used, resetsAt) in rows.decode((Int, Date).self) {
+            return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
+        }
+        let refused = try await connection.query(
+            """
+            SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
+                   \(unescaped: Self.nextResetSQL)
+            """,
+            logger: logger
+        )
+        for try await (used, resetsAt) in refused.decode((Int, Date).self) {
+            throw DailyLimitReached(limit: cap, used: used, resetsAt: resetsAt)
+        }
+        throw StoreError(.notFound, "The daily count was not returned.")
+    }
+
+    /// Takes back `requests` counted today for `userID` (a request that could
+    /// not be served). Never goes below zero.
+    public func refundDailyRequests(_ requests: Int, userID: UUID) async throws {
+        _ = try await withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE daily_usage SET requests = greatest(0, requests - \(requests))
+                WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// Today's allowance of `userID`, without counting anything.
+    public func dailyAllowance(userID: UUID, limit: Int?) async throws -> DailyAllowance {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
+                       \(unescaped: Self.nextResetSQL)
+                """,
+                logger: logger
+            )
+            for try await (used, resetsAt) in rows.decode((Int, Date).self) {
+                return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
+            }
+            throw StoreError(.notFound, "The daily count was not returned.")
+        }
+    }
+
+    /// Checks that `userID`'s files still waiting to be read or answered,
+    /// counting those the caller's transaction just added, are within
+    /// `limit`. It locks the person until the transaction ends, so concurrent
+    /// uploads of one person are counted one after another and the cap holds
+    /// exactly: call it last, just before the commit, to hold the lock briefly.
+    ///
+    /// - Throws: ``FilesInFlightLimitReached`` when there are too many; roll back then.
+    public func checkFilesInFlight(userID: UUID, limit: Int, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(userID.uuidString), 12))", logger: logger)
+        // A new statement: its snapshot sees every upload committed before the lock was ours.
+        let rows = try await connection.query(
+            """
+            SELECT count(*) FROM uploads u JOIN messages m ON m.id = u.message_id
+            WHERE u.user_id = \(userID) AND u.answered_at IS NULL AND m.status IN ('queued', 'processing')
+            """,
+            logger: logger
+        )
+        for try await inFlight in rows.decode(Int.self) where inFlight > limit {
+            throw FilesInFlightLimitReached(limit: limit, inFlight: inFlight)
+        }
+    }
+}

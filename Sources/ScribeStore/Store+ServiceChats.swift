@@ -1,0 +1,78 @@
+import Foundation
+import PostgresNIO
+
+/// A message a service (a bot) sent for one of its people, as started.
+public struct StartedServiceChat: Sendable {
+    /// The person, a user of their own, created on their first message.
+    public var userID: UUID
+    /// Their one conversation.
+    public var conversation: Conversation
+    /// The message, `processing` until it is answered.
+    public var message: Message
+    /// Their allowance after this message was counted.
+    public var allowance: DailyAllowance
+}
+
+/// The people services act for: each a user of their own, named by the
+/// service and the id the service knows them by, with one conversation.
+extension Store {
+    /// Stores `text` from the person `externalID` of `service` as a
+    /// `processing` message in their one conversation, counting it against
+    /// their daily `limit`, in one transaction. The person and the
+    /// conversation are created on first use; concurrent first messages of
+    /// one person still make one of each (the person's row is locked first).
+    ///
+    /// - Throws: ``DailyLimitReached`` when the person has no requests left
+    ///   today; nothing is written then.
+    public func startServiceChat(
+        service: String,
+        externalID: String,
+        text: String,
+        title: String,
+        limit: Int?
+    ) async throws -> StartedServiceChat {
+        try await transaction { connection in
+            let userID = try await externalUser(service: service, externalID: externalID, on: connection)
+            let conversation = try await serviceConversation(of: userID, title: title, on: connection)
+            let allowance = try await chargeDailyRequests(1, userID: userID, limit: limit, on: connection)
+            let message = try await insertMessage(
+                conversationID: conversation.id,
+                role: .user,
+                content: text,
+                status: .processing,
+                stage: "llm",
+                on: connection
+            )
+            return StartedServiceChat(userID: userID, conversation: conversation, message: message, allowance: allowance)
+        }
+    }
+
+    /// The user that stands for `externalID` of `service`, created if new,
+    /// and locked for the rest of the transaction.
+    func externalUser(service: String, externalID: String, on connection: PostgresConnection) async throws -> UUID {
+        let rows = try await connection.query(
+            """
+            INSERT INTO users (id, service, external_id) VALUES (\(UUID.v7()), \(service), \(externalID))
+            ON CONFLICT (service, external_id) DO UPDATE SET service = excluded.service
+            RETURNING id
+            """,
+            logger: logger
+        )
+        for try await id in rows.decode(UUID.self) { return id }
+        throw StoreError(.notFound, "The person was not returned.")
+    }
+
+    /// The person's one conversation (their first), touched, or a new one titled `title`.
+    func serviceConversation(of userID: UUID, title: String, on connection: PostgresConnection) async throws -> Conversation {
+        let rows = try await connection.query(
+            """
+            UPDATE conversations SET updated_at = now()
+            WHERE id = (SELECT id FROM conversations WHERE user_id = \(userID) ORDER BY id LIMIT 1)
+            RETURNING id, user_id, title, created_at, updated_at
+            """,
+            logger: logger
+        )
+        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) { return Conversation(row) }
+        return try await createConversation(userID: userID, title: title, on: connection)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Hummingbird
+import ScribeAPI
+import ScribeTestSupport
+import Testing
+
+/// Daily limits for web users (each chat message and each file counts) and
+/// the cap on files in flight; a refused request leaves nothing behind.
+@Suite struct UsageLimitTests {
+    static let note = APIClient.FilePart(filename: "note.txt", contentType: "text/plain", bytes: Array("Meeting at noon.".utf8))
+
+    @Test func chatsAndFilesCountAgainstTheDayAndARefusalStoresNothing() async throws {
+        try await withAPI(limits: RequestLimits(webDailyRequests: 3)) { api in
+            let (token, _) = try await api.registerUser()
+            let conversation = try await api.createConversation(token)
+            #expect(try await api.send(.post, "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "one"]).status == .ok)
+
+            let tooMany = try await api.upload(token: token, conversationID: conversation, files: [Self.note, Self.note, Self.note])
+            #expect(tooMany.status == .tooManyRequests && tooMany.errorCode == "daily_limit_reached")
+            #expect(tooMany.headers[.retryAfter] != nil)
+            #expect(try await api.messageCount(conversationID: conversation) == 2, "the refused upload stored nothing")
+
+            #expect(try await api.upload(token: token, conversationID: conversation, files: [Self.note, Self.note]).status == .accepted)
+            let over = try await api.send(.post, "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "four"])
+            #expect(over.status == .tooManyRequests && over.errorCode == "daily_limit_reached")
+            let streamed = try await api.send(
+                .post, "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "four"], headers: [.accept: "text/event-stream"]
+            )
+            #expect(streamed.status == .tooManyRequests, "a streamed chat is refused before it starts")
+            #expect(try await api.messageCount(conversationID: conversation) == 4)
+
+            // Another user has their own day.
+            let (other, _) = try await api.registerUser()
+            #expect(try await api.send(.post, "/v1/chat", token: other, json: ["text": "hello"]).status == .ok)
+        }
+    }
+
+    @Test func filesInFlightAreCappedExactlyUnderConcurrentUploads() async throws {
+        // No worker runs: every accepted file stays in flight.
+        try await withAPI(limits: RequestLimits(maxFilesInFlight: 5)) { api in
+            let (token, _) = try await api.registerUser()
+            let conversation = try await api.createConversation(token)
+            let replies = try await withThrowingTaskGroup(of: APIClient.Reply.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await api.upload(token: token, conversationID: conversation, files: [Self.note]) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.filter { $0.status == .accepted }.count == 5)
+            let refused = replies.filter { $0.status == .tooManyRequests }
+            #expect(refused.count == 7)
+            #expect(refused.allSatisfy { $0.errorCode == "too_many_files_in_flight" && $0.headers[.retryAfter] != nil })
+            #expect(try await api.messageCount(conversationID: conversation) == 5)
+
+            // Someone else is not held back by this user's queue.
+            let (other, _) = try await api.registerUser()
+            let theirs = try await api.createConversation(other)
+            #expect(try await api.upload(token: other, conversationID: theirs, files: [Self.note]).status == .accepted)
+        }
+    }
+}
