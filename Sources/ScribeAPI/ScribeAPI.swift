@@ -69,6 +69,7 @@ public struct APIDependencies: Sendable {
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
     router.add(middleware: RequestMetadataMiddleware(trustProxy: dependencies.http.trustProxy))
+    router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurityMaxAge: dependencies.http.strictTransportSecurityMaxAge))
     if !dependencies.http.corsOrigins.isEmpty {
         router.add(middleware: AllowedOriginsMiddleware(origins: dependencies.http.corsOrigins))

@@ -91,3 +91,13 @@ extension ChatCompletionsClient {
         }
     }
 }
+
+/// Printed without the key: configurations end up in logs (a service
+/// lifecycle's debug lines print the services that hold them).
+extension ChatCompletionsClient.Configuration: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "Configuration(baseURL: \(baseURL), model: \(model), apiKey: \(apiKey?.isEmpty == false ? "<redacted>" : "none"))"
+    }
+
+    public var debugDescription: String { description }
+}

@@ -371,3 +371,10 @@ final class WorkerState: Sendable {
         }
     }
 }
+
+extension QueueWorker: CustomStringConvertible {
+    /// Short, for the service lifecycle's logs: the worker and its queues, not everything it holds.
+    public var description: String {
+        "QueueWorker(\(workerID), queues: \(configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))"
+    }
+}

@@ -155,7 +155,8 @@ import Testing
                 }
                 #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) == 0, "handed back")
                 #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'failed'", client) == 0)
-                #expect(try await Self.count("SELECT coalesce(max(attempt), 0)::int8 FROM jobs", client) == 0, "no attempt spent")
+                // (The page image's `ocr` job may have finished before the signal: only handed-back jobs count.)
+                #expect(try await Self.count("SELECT coalesce(max(attempt), 0)::int8 FROM jobs WHERE state <> 'succeeded'", client) == 0, "no attempt spent")
 
                 // A patient worker finishes what it started when asked to stop.
                 let patient = try Self.startWorker(Self.workerEnvironment(databaseURL: url, llm: llm.baseURL))

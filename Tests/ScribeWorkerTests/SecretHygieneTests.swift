@@ -1,0 +1,188 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import ScribeLLMTesting
+import ScribeTestSupport
+import Testing
+
+/// A full run of real processes at `LOG_LEVEL=trace` (an API, a worker, the
+/// `scribe keys` command), every kind of secret in play, and then a grep of
+/// every log line: no password, access token, stream token, service key,
+/// LLM key, JWT secret or database password may appear in any of them. The
+/// request id, though, must reach the worker's log lines of its job.
+@Suite(.serialized) struct SecretHygieneTests {
+    @Test func noSecretReachesAnyLogLine() async throws {
+        let (plainURL, _) = try await TestDatabase.createMigratedURL()
+        // Trust authentication never asks for it, so only a log could show it.
+        let databasePassword = "dbpass\(UUID().uuidString.prefix(12))"
+        let databaseURL = plainURL.replacingOccurrences(of: "://postgres@", with: "://postgres:\(databasePassword)@")
+        #expect(databaseURL.contains(databasePassword))
+        let llmKey = "sk-llm-\(UUID().uuidString)"
+        let jwtSecret = "jwt-\(UUID().uuidString)-\(UUID().uuidString)"
+        let password = "Pw-\(UUID().uuidString.prefix(12))"
+        let wrongPassword = "Wrong-\(UUID().uuidString.prefix(12))"
+        let requestID = "hygiene-\(UUID().uuidString.prefix(8))"
+
+        try await FakeChatCompletionsServer.withRunning { llm in
+            let port = freeLoopbackPort()
+            let base = "http://127.0.0.1:\(port)"
+            var environment = WorkerProcessTests.workerEnvironment(
+                databaseURL: databaseURL,
+                llm: llm.baseURL,
+                extra: ["LOG_LEVEL": "trace", "LLM_API_KEY": llmKey, "JWT_SECRET": jwtSecret, "BCRYPT_COST": "4", "PORT": "\(port)"]
+            )
+            environment["HOST"] = "127.0.0.1"
+            let api = try ChildProcess(ChildProcess.scribeBinary, ["api"], environment: environment, label: "hygiene-api")
+            let worker = try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: environment, label: "hygiene-worker")
+            var logs = [api.logURL, worker.logURL]
+            var keyOutput: [String] = []
+            do {
+                try await Self.waitUntil("the API answers") { (try? await Self.send(.GET, base + "/health"))?.status == 200 }
+
+                let email = "hygiene\(UUID().uuidString.prefix(8))@example.com"
+                let registered = try await Self.send(.POST, base + "/v1/auth/register", json: ["email": email, "password": password])
+                #expect(registered.status == 201)
+                let login = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": email, "password": password])
+                let token = try #require(login.json["access_token"] as? String)
+                _ = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": email, "password": wrongPassword])
+                _ = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": wrongPassword, "password": wrongPassword])
+
+                let chat = try await Self.send(.POST, base + "/v1/chat", token: token, json: ["text": "Hello there"])
+                #expect(chat.status == 200)
+                let conversation = try #require(chat.json["conversation_id"] as? String)
+                let streamToken = try #require(
+                    try await Self.send(.POST, base + "/v1/conversations/\(conversation)/events/token", token: token).json["token"] as? String
+                )
+                // Open the stream with the token in the URL, read its first event, leave.
+                var streamRequest = HTTPClientRequest(url: base + "/v1/conversations/\(conversation)/events?token=\(streamToken)")
+                streamRequest.method = .GET
+                let stream = try await HTTPClient.shared.execute(streamRequest, timeout: .seconds(20))
+                #expect(stream.status == .ok)
+                for try await _ in stream.body { break }
+
+                let upload = try await Self.uploadText(base, token: token, conversation: conversation, requestID: requestID)
+                try await Self.waitUntil("the upload is answered") {
+                    let message = try await Self.send(.GET, base + "/v1/messages/\(upload)", token: token)
+                    return message.json["status"] as? String == "done"
+                }
+
+                let created = try await Self.keys(["create", "--name", "hygiene-bot"], environment: environment)
+                keyOutput = created.output.split(separator: "\n").map(String.init)
+                logs.append(created.log)
+                let key = try #require(keyOutput.last)
+                let sent = try await Self.send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
+                #expect(sent.status == 200)
+                let keyID = try #require(created.output.split(separator: "\n").compactMap { line in
+                    line.split(separator: " ").first { UUID(uuidString: String($0)) != nil }.map(String.init)
+                }.first)
+                let revoked = try await Self.keys(["revoke", keyID], environment: environment)
+                logs.append(revoked.log)
+                let refused = try await Self.send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
+                #expect(refused.status == 401)
+                #expect(llm.requests.contains { $0.authorization == "Bearer \(llmKey)" }, "the LLM key was in use")
+
+                #expect(await api.stop() == 0)
+                #expect(await worker.stop() == 0)
+
+                let text = try logs.map { try String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
+                #expect(text.split(separator: "\n").count > 50, "trace logging was on")
+                let secrets = [
+                    "password": password, "wrong password": wrongPassword, "access token": token, "stream token": streamToken,
+                    "service key": key, "service key's secret part": String(key.dropFirst(14)), "LLM key": llmKey,
+                    "JWT secret": jwtSecret, "database password": databasePassword,
+                ]
+                for (name, secret) in secrets {
+                    let lines = text.split(separator: "\n").filter { $0.contains(secret) }
+                    #expect(lines.isEmpty, "the \(name) is in the logs:\n\(lines.prefix(3).joined(separator: "\n"))")
+                }
+                let workerLog = try String(contentsOf: worker.logURL, encoding: .utf8)
+                #expect(workerLog.contains(requestID), "the upload's request id is in its job's log lines")
+                let apiLog = try String(contentsOf: api.logURL, encoding: .utf8)
+                #expect(apiLog.split(separator: "\n").contains { $0.contains(requestID) && $0.contains("/v1/chat/file") })
+            } catch {
+                await api.stop(grace: .seconds(5))
+                await worker.stop(grace: .seconds(5))
+                throw error
+            }
+        }
+    }
+
+    struct Reply: @unchecked Sendable {
+        var status: Int
+        var json: [String: Any]
+    }
+
+    static func send(
+        _ method: HTTPMethod,
+        _ url: String,
+        token: String? = nil,
+        headers: [(String, String)] = [],
+        json: [String: Any]? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return Reply(status: Int(response.status.code), json: (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:])
+    }
+
+    /// Uploads one text file with `requestID`; returns its message id.
+    static func uploadText(_ base: String, token: String, conversation: String, requestID: String) async throws -> String {
+        let boundary = "hygiene-boundary"
+        var body = ByteBuffer()
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"conversation_id\"\r\n\r\n\(conversation)\r\n")
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n\r\n")
+        body.writeString("The meeting is at noon.\r\n--\(boundary)--\r\n")
+        var request = HTTPClientRequest(url: base + "/v1/chat/file")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+        request.headers.add(name: "X-Request-ID", value: requestID)
+        request.body = .bytes(body)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let reply = try await response.body.collect(upTo: 1 << 20)
+        let json = try #require((try JSONSerialization.jsonObject(with: Data(buffer: reply))) as? [String: Any])
+        return try #require(json["message_id"] as? String)
+    }
+
+    /// Runs `scribe keys …` to the end: its standard output, and its standard error in a log file.
+    static func keys(_ arguments: [String], environment: [String: String]) async throws -> (output: String, log: URL) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-test-logs/keys-\(UUID().uuidString.prefix(8)).log")
+        try FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = ChildProcess.scribeBinary
+        process.arguments = ["keys"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        let data = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }
+        }
+        #expect(process.terminationStatus == 0, "scribe keys \(arguments.joined(separator: " ")) failed")
+        return (String(decoding: data, as: UTF8.self), log)
+    }
+
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("waited \(timeout) for \(what)")
+    }
+}
