@@ -86,6 +86,8 @@ public struct ScribeConfiguration: Sendable {
     public var strictTransportSecurityMaxAge: Int?
     /// `CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser.
     public var corsOrigins: Set<String>
+    /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (0: for ever).
+    public var auditRetention: Duration?
 
     /// The default system prompt: short, and honest about documents.
     public static let defaultSystemPrompt = """
@@ -168,6 +170,7 @@ public struct ScribeConfiguration: Sendable {
         trustProxy = false
         strictTransportSecurityMaxAge = nil
         corsOrigins = []
+        auditRetention = nil
         try readServiceSettings(from: env)
     }
 
@@ -187,6 +190,8 @@ public struct ScribeConfiguration: Sendable {
         trustProxy = try env.boolean("TRUST_PROXY", default: false)
         let hsts = try env.integer("HSTS_MAX_AGE_SECONDS", default: 31_536_000, in: 0...315_360_000)
         strictTransportSecurityMaxAge = hsts == 0 ? nil : hsts
+        let auditDays = try env.integer("AUDIT_RETENTION_DAYS", default: 365, in: 0...36_500)
+        auditRetention = auditDays == 0 ? nil : .seconds(auditDays * 86_400)
         corsOrigins = Set((env["CORS_ORIGINS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         for origin in corsOrigins {
             guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,

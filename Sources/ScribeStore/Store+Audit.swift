@@ -115,3 +115,35 @@ extension Store {
         }
     }
 }
+
+/// What the service records keep, and their pruning.
+extension Store {
+    /// Deletes what the service records no longer need: daily counts of days
+    /// before yesterday (UTC), failed-login runs quiet for longer than
+    /// `loginWindow` and no longer blocked, and audit events older than
+    /// `auditRetention` (nil: kept for ever). Returns the rows deleted.
+    public func pruneServiceRecords(loginWindow: Duration, auditRetention: Duration?) async throws -> Int {
+        try await withConnection { connection in
+            let rows = try await connection.query(
+                """
+                WITH usage AS (
+                    DELETE FROM daily_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - 1 RETURNING 1
+                ), logins AS (
+                    DELETE FROM login_failures
+                    WHERE last_failed_at < now() - make_interval(secs => \(loginWindow.seconds))
+                      AND (blocked_until IS NULL OR blocked_until < now())
+                    RETURNING 1
+                ), audit AS (
+                    DELETE FROM audit_events
+                    WHERE \(auditRetention?.seconds)::float8 IS NOT NULL AND at < now() - make_interval(secs => \(auditRetention?.seconds))
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM usage) + (SELECT count(*) FROM logins) + (SELECT count(*) FROM audit)
+                """,
+                logger: logger
+            )
+            for try await deleted in rows.decode(Int.self) { return deleted }
+            return 0
+        }
+    }
+}

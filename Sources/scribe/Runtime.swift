@@ -214,7 +214,13 @@ struct Runtime {
             logger: logger
         )
         return [
-            AbandonedChatSweeper(store: store, age: longestChat * 2, logger: Logger(label: "scribe.api")),
+            AbandonedChatSweeper(
+                store: store,
+                age: longestChat * 2,
+                loginWindow: configuration.loginFailureWindow,
+                auditRetention: configuration.auditRetention,
+                logger: Logger(label: "scribe.api")
+            ),
             application,
             events,
         ]

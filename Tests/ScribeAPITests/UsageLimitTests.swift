@@ -59,3 +59,39 @@ import Testing
         }
     }
 }
+
+@Suite struct ServiceRecordPruningTests {
+    @Test func oldCountsQuietLoginRunsAndExpiredAuditEventsArePruned() async throws {
+        try await withAPI(limits: RequestLimits(botDailyRequests: 30)) { api in
+            let key = try await api.createServiceKey()
+            let reply = try await api.botSend(key: key, ["external_id": "prune-\(UUID())", "message": "hello"])
+            let userID = try await api.conversationOwner(try #require(reply["conversation_id"] as? String))
+            let marker = UUID().uuidString
+            try await api.execute(
+                unsafeSQL: "INSERT INTO daily_usage (user_id, day, requests) VALUES ('\(userID)', (now() AT TIME ZONE 'UTC')::date - 3, 30)",
+                """
+                INSERT INTO login_failures (subject, failures, last_failed_at) VALUES ('account:old-\(marker)', 4, now() - interval '2 hours'),
+                    ('account:new-\(marker)', 4, now()), ('account:blocked-\(marker)', 20, now() - interval '2 hours')
+                """,
+                "UPDATE login_failures SET blocked_until = now() + interval '1 hour' WHERE subject = 'account:blocked-\(marker)'",
+                """
+                INSERT INTO audit_events (id, at, action, detail) VALUES (gen_random_uuid(), now() - interval '400 days', 'test.old', '{"m": "\(marker)"}'),
+                    (gen_random_uuid(), now() - interval '10 days', 'test.recent', '{"m": "\(marker)"}')
+                """
+            )
+            _ = try await api.store.pruneServiceRecords(loginWindow: .seconds(900), auditRetention: .seconds(365 * 86_400))
+
+            #expect(try await api.store.dailyAllowance(userID: userID, limit: 30).used == 1, "today's count is kept")
+            let subjects = try await api.store.loginBlockedUntil(subjects: ["account:blocked-\(marker)"])
+            #expect(subjects != nil, "a subject still blocked is kept")
+            let audit = try await api.store.auditEvents(limit: 10_000).filter { $0.detail["m"] == marker }.map(\.action.rawValue)
+            #expect(audit == ["test.recent"])
+            try await api.execute(unsafeSQL: """
+                DO $$ BEGIN
+                    IF (SELECT count(*) FROM daily_usage WHERE user_id = '\(userID)') <> 1 THEN RAISE EXCEPTION 'old count kept'; END IF;
+                    IF (SELECT count(*) FROM login_failures WHERE subject LIKE '%-\(marker)') <> 2 THEN RAISE EXCEPTION 'quiet run kept'; END IF;
+                END $$
+                """)
+        }
+    }
+}

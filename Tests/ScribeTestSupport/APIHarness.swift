@@ -241,3 +241,14 @@ extension APIClient {
         }
     }
 }
+
+extension APIClient {
+    /// Runs statements of the test's own straight on the database, one at a time.
+    public func execute(unsafeSQL statements: String...) async throws {
+        for sql in statements {
+            _ = try await store.database.withConnection { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+            }
+        }
+    }
+}
