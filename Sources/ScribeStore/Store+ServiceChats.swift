@@ -9,8 +9,8 @@ public struct StartedServiceChat: Sendable {
     public var conversation: Conversation
     /// The message, `processing` until it is answered.
     public var message: Message
-    /// Their allowance after this message was counted.
-    public var allowance: DailyAllowance
+    /// Their allowance after this message was counted; nil when there is no limit (nothing is counted then).
+    public var allowance: DailyAllowance?
 }
 
 /// The people services act for: each a user of their own, named by the
@@ -18,7 +18,7 @@ public struct StartedServiceChat: Sendable {
 extension Store {
     /// Stores `text` from the person `externalID` of `service` as a
     /// `processing` message in their one conversation, counting it against
-    /// their daily `limit`, in one transaction. The person and the
+    /// their daily `limit` (if there is one), in one transaction. The person and the
     /// conversation are created on first use; concurrent first messages of
     /// one person still make one of each (the person's row is locked first).
     ///
@@ -34,7 +34,7 @@ extension Store {
         try await transaction { connection in
             let userID = try await externalUser(service: service, externalID: externalID, on: connection)
             let conversation = try await serviceConversation(of: userID, title: title, on: connection)
-            let allowance = try await chargeDailyRequests(1, userID: userID, limit: limit, on: connection)
+            let allowance = try await limit.asyncMap { try await chargeDailyRequests(1, userID: userID, limit: $0, on: connection) }
             let message = try await insertMessage(
                 conversationID: conversation.id,
                 role: .user,
@@ -74,5 +74,13 @@ extension Store {
         )
         for try await row in rows.decode((UUID, UUID, String, Date, Date).self) { return Conversation(row) }
         return try await createConversation(userID: userID, title: title, on: connection)
+    }
+}
+
+extension Optional {
+    /// The wrapped value transformed by an async function, or nil.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

@@ -410,6 +410,51 @@ def subscribers(host, port, token, count, probes, api_pid, psql):
     print(f"{ready} {rss_before} {rss_after} {p50:.2f} {p99:.2f}")
 
 
+def bots(host, port, key, count, seconds):
+    """COUNT bots, each one person sending its next message as soon as the
+    last is answered, for SECONDS, each over its own keep-alive connection:
+    prints answered, refused (non-200), p50 and p99 latency in ms."""
+    import asyncio
+    import random
+    import time
+
+    count, seconds, port = int(count), float(seconds), int(port)
+    run = random.randrange(1, 1 << 40)
+
+    async def bot(index, latencies, statuses, deadline):
+        reader, writer = await asyncio.open_connection(host, port)
+        turn = 0
+        while time.monotonic() < deadline:
+            turn += 1
+            body = json.dumps({"telegram_id": run * 1000 + index, "message": f"Bot message {turn}: what is on the page?"}).encode()
+            started = time.monotonic()
+            writer.write((f"POST /v1/chat/send HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
+                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            latencies.append((time.monotonic() - started) * 1000)
+            statuses.append(status)
+        writer.close()
+
+    async def main():
+        latencies, statuses = [], []
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(bot(index, latencies, statuses, deadline) for index in range(count)))
+        return latencies, statuses
+
+    latencies, statuses = asyncio.run(main())
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(round(q * (len(latencies) - 1))))]
+    answered = sum(1 for status in statuses if status == 200)
+    print(f"{answered} {len(statuses) - answered} {pick(0.5):.2f} {pick(0.99):.2f}")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -437,6 +482,8 @@ def main(argv):
         fake_llm(*args)
     elif command == "files":
         files(*args)
+    elif command == "bots":
+        bots(*args)
     elif command == "fairness":
         fairness(*args[:8], psql=args[8:])
     else:

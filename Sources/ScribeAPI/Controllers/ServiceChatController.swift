@@ -92,16 +92,18 @@ struct ServiceChatController {
             answered = try await chat.answer((started.conversation, started.message), logger: context.logger)
         } catch {
             // Not answered: it does not count against the day.
-            do {
-                try await store.refundDailyRequests(1, userID: started.userID)
-            } catch {
-                context.logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
+            if started.allowance != nil {
+                do {
+                    try await store.refundDailyRequests(1, userID: started.userID)
+                } catch {
+                    context.logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
+                }
             }
             throw error
         }
         return SendResponse(
             response: answered.assistantMessage.content,
-            remainingRequests: started.allowance.remaining,
+            remainingRequests: started.allowance?.remaining,
             conversationId: started.conversation.id.lowercasedString,
             messageId: answered.assistantMessage.id,
             userMessageId: answered.userMessage.id
