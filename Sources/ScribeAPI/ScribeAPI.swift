@@ -110,8 +110,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     let bots = v1.group().add(middleware: ServiceKeyAuthenticator(store: dependencies.store, scope: "chat"))
     ServiceChatController(
         store: dependencies.store,
-        chat: ChatController(store: dependencies.store, responder: dependencies.serviceResponder, dailyLimit: nil),
-        dailyLimit: dependencies.limits.botDailyRequests
+        chat: ChatController(store: dependencies.store, responder: dependencies.serviceResponder, dailyLimit: dependencies.limits.botDailyRequests)
     ).addRoutes(to: bots)
     return router
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ScribeAPI
+import ScribeLLMTesting
 import ScribeTestSupport
 import Testing
 
@@ -32,6 +33,18 @@ import Testing
             // Another user has their own day.
             let (other, _) = try await api.registerUser()
             #expect(try await api.send(.post, "/v1/chat", token: other, json: ["text": "hello"]).status == .ok)
+        }
+    }
+
+    @Test func aWebChatThatCouldNotBeAnsweredIsGivenBack() async throws {
+        try await FakeChatCompletionsServer.withRunning(.error(400, message: "bad request")) { server in
+            try await withAPI(provider: ChatTests.client(for: server), limits: RequestLimits(webDailyRequests: 1)) { api in
+                let (token, _) = try await api.registerUser()
+                #expect(try await api.send(.post, "/v1/chat", token: token, json: ["text": "one"]).status == .badGateway)
+                server.setDefaultBehaviour(.echo)
+                #expect(try await api.send(.post, "/v1/chat", token: token, json: ["text": "one again"]).status == .ok, "the failed one was given back")
+                #expect(try await api.send(.post, "/v1/chat", token: token, json: ["text": "two"]).status == .tooManyRequests)
+            }
         }
     }
 

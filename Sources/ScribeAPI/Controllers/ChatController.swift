@@ -15,7 +15,8 @@ import ScribeStore
 struct ChatController {
     let store: Store
     let responder: ChatResponder
-    /// Requests per UTC day each person may make; nil: no limit.
+    /// Requests per UTC day each person may make (counted when a chat
+    /// starts, given back when it cannot be answered); nil: no limit.
     let dailyLimit: Int?
 
     /// The longest text accepted in one message, in characters.
@@ -61,7 +62,8 @@ struct ChatController {
 
     /// Asks the LLM (telling `onDelta` each piece when streaming) and stores
     /// the answer; on failure the user message is kept `failed` with a
-    /// readable error, and the error thrown is the API's.
+    /// readable error, it is given back to the day's count (when counted),
+    /// and the error thrown is the API's.
     func answer(_ started: StartedChat, logger: Logger, onDelta: AnswerDeltas? = nil) async throws -> ChatResponse {
         let completion: ChatCompletion
         do {
@@ -74,6 +76,7 @@ struct ChatController {
             // The database went away while the prompt was gathered: say so, and mark
             // the message failed if it can still be written.
             _ = try? await store.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
+            await giveBack(started, logger: logger)
             throw error
         } catch {
             let failure = Self.failure(for: error)
@@ -82,6 +85,7 @@ struct ChatController {
                 metadata: ["message_id": "\(started.message.id)", "reason": "\(failure.code)", "error": "\(error)"]
             )
             try await store.failMessage(id: started.message.id, error: failure.message)
+            await giveBack(started, logger: logger)
             throw failure
         }
 
@@ -96,6 +100,16 @@ struct ChatController {
             userMessage: MessageResponse(stored.userMessage),
             assistantMessage: MessageResponse(stored.assistantMessage)
         )
+    }
+
+    /// A message that was not answered does not count against the day.
+    private func giveBack(_ started: StartedChat, logger: Logger) async {
+        guard dailyLimit != nil else { return }
+        do {
+            try await store.refundDailyRequests(1, userID: started.conversation.userID)
+        } catch {
+            logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
+        }
     }
 
     /// What a streamed answer sends, in order.

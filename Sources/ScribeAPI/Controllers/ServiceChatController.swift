@@ -13,10 +13,9 @@ import ScribeStore
 /// person's daily limit; one that could not be answered is given back.
 struct ServiceChatController {
     let store: Store
-    /// Answers with the bots' shorter history.
+    /// Answers with the bots' shorter history and their daily limit.
     let chat: ChatController
-    /// Requests a bot's person may make per UTC day; nil: no limit.
-    let dailyLimit: Int?
+    var dailyLimit: Int? { chat.dailyLimit }
 
     struct SendRequest: Decodable {
         var telegramId: TelegramID?
@@ -87,20 +86,8 @@ struct ServiceChatController {
             title: "\(key.name) chat",
             limit: dailyLimit
         )
-        let answered: ChatResponse
-        do {
-            answered = try await chat.answer((started.conversation, started.message), logger: context.logger)
-        } catch {
-            // Not answered: it does not count against the day.
-            if started.allowance != nil {
-                do {
-                    try await store.refundDailyRequests(1, userID: started.userID)
-                } catch {
-                    context.logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
-                }
-            }
-            throw error
-        }
+        // Not answered: the chat gives it back to the day's count.
+        let answered = try await chat.answer((started.conversation, started.message), logger: context.logger)
         return SendResponse(
             response: answered.assistantMessage.content,
             remainingRequests: started.allowance?.remaining,
