@@ -27,6 +27,7 @@ public struct AuditEvent: Sendable, Hashable {
         public static let userRegistered = Action(rawValue: "user.registered")
         public static let loginSucceeded = Action(rawValue: "login.succeeded")
         public static let loginFailed = Action(rawValue: "login.failed")
+        /// A failure that started a lockout (the refused tries during it are not recorded).
         public static let loginThrottled = Action(rawValue: "login.throttled")
         public static let keyCreated = Action(rawValue: "key.created")
         /// Recorded at most once a minute per key.

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ScribeAPI
+import ScribeStore
 import ScribeTestSupport
 import Testing
 
@@ -30,6 +31,7 @@ import Testing
             let name = "tess\(UUID().uuidString.prefix(8).lowercased())"
             let registered = try await api.send(.post, "/v1/auth/register", json: ["email": "\(name)@example.com", "password": "correct horse battery"])
             #expect(registered.status == .created)
+            let userID = try #require(((registered["user"] as? [String: Any])?["id"] as? String).flatMap { UUID(uuidString: $0) })
 
             var shapes: [[String]] = []
             for login in ["\(name)@example.com", "nobody-\(name)@example.com"] {
@@ -66,6 +68,12 @@ import Testing
             #expect(unlocked.status == .ok)
             let again = try await self.login(api, "\(name)@example.com", "wrong again", from: Self.randomAddress())
             #expect(again.status == .unauthorized, "a success reset the count")
+
+            // Audited: three failures, the one that started the lockout, and nothing for the refused tries.
+            let audit = try await api.store.auditEvents(limit: 10_000).filter { $0.userID == userID }
+            #expect(audit.filter { $0.action == .loginFailed }.count == 4)
+            #expect(audit.filter { $0.action == .loginThrottled }.count == 1)
+            #expect(audit.filter { $0.action == .loginSucceeded }.count == 1)
         }
     }
 

@@ -56,17 +56,20 @@ struct AuthController {
             throw APIError.badRequest("Send 'email' or 'username' with 'password'.", field: "email")
         }
         let subjects = LoginThrottle.subjects(login: login, address: context.clientAddress)
-        do {
-            try await throttle.check(subjects)
-        } catch let error as APIError {
-            try await store.recordAudit(AuditEvent(action: .loginThrottled, origin: context.auditOrigin))
-            throw error
-        }
+        // While locked out, nothing is checked or written: a flood costs one read each.
+        try await throttle.check(subjects)
         let found = try await store.credentials(login: login)
         guard try await passwords.verify(input.password, against: found?.passwordHash), let user = found?.user else {
             // Who it was, only if such an account exists: the typed login may be a password.
             try await store.recordAudit(AuditEvent(action: .loginFailed, userID: found?.user.id, origin: context.auditOrigin))
-            let holdBack = try await throttle.recordFailure(subjects)
+            let holdBack: Duration
+            do {
+                holdBack = try await throttle.recordFailure(subjects)
+            } catch let lockout as APIError {
+                // This failure started a lockout: recorded once, not for each refused try after it.
+                try await store.recordAudit(AuditEvent(action: .loginThrottled, userID: found?.user.id, origin: context.auditOrigin))
+                throw lockout
+            }
             if holdBack > .zero { try await Task.sleep(for: holdBack) }
             throw APIError(.unauthorized, code: "invalid_credentials", message: "The email, username or password is wrong.")
         }
