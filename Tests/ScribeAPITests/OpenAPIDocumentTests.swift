@@ -10,8 +10,8 @@ import Testing
 
 /// The published contract, `web/openapi.json`, cannot drift from the code:
 /// every route the router has is documented, every documented operation is
-/// routed, and the document is served at `/openapi.json`. A route added
-/// without its documentation fails here.
+/// routed, and the document is served at `/openapi.json` with its viewer at
+/// `/docs/`. A route added without its documentation fails here.
 @Suite struct OpenAPIDocumentTests {
     static let webRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -72,7 +72,7 @@ import Testing
         #expect(Set(operationIDs).count == operationIDs.count, "operationIds are not unique")
     }
 
-    @Test func theDocumentIsServed() async throws {
+    @Test func theDocumentAndItsViewerAreServed() async throws {
         let file = try Data(contentsOf: Self.webRoot.appendingPathComponent("openapi.json"))
         try await withAPI(webRoot: Self.webRoot.path) { api in
             let served = try await api.send(.get, "/openapi.json")
@@ -81,6 +81,17 @@ import Testing
             #expect(Data(served.text.utf8) == file)
             #expect((served.json["openapi"] as? String)?.hasPrefix("3.1.") == true)
 
+            let docs = try await api.send(.get, "/docs/")
+            #expect(docs.status == .ok)
+            #expect(docs.headers[.contentType]?.hasPrefix("text/html") == true)
+            for asset in ["/docs/docs.js", "/docs/docs.css"] {
+                #expect(docs.text.contains("\"\(asset)\""), "the page does not load \(asset)")
+                #expect(try await api.send(.get, asset).status == .ok, "\(asset)")
+            }
+            // The address without the slash reaches the page too.
+            let bare = try await api.send(.get, "/docs")
+            #expect(bare.status == .movedPermanently)
+            #expect(bare.headers[.location] == "/docs/")
         }
     }
 
