@@ -141,10 +141,15 @@ public struct ConversationCursor: Sendable, Hashable, CustomStringConvertible {
             let decoded = String(data: data, encoding: .utf8)
         else { return nil }
         let parts = decoded.split(separator: ":")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2, let micros = Int64(parts[0]), Self.issuable.contains(micros), let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
         updatedAtMicros = micros
         self.id = id
     }
+
+    /// The times a cursor can name (1970 to 9999, in microseconds): a forged
+    /// one beyond PostgreSQL's timestamps would fail the query, not find nothing.
+    static let issuable: ClosedRange<Int64> = 0...253_402_300_799_999_999
 
     /// The cursor as a URL-safe string.
     public var description: String {

@@ -133,4 +133,19 @@ import Testing
             #expect(try await api.send(.get, "/v1/conversations/\(id)", token: alice)["title"] as? String == "Invoices 2026")
         }
     }
+
+    /// A cursor is ours to write: one forged to name a time PostgreSQL cannot
+    /// compute with is a 400 like any other bad cursor (it was a 500).
+    @Test func aForgedCursorBeyondAnyTimeIsABadRequest() async throws {
+        try await withAPI { api in
+            let (token, _) = try await api.registerUser()
+            for micros in ["9223372036854775807", "-9223372036854775808", "-1"] {
+                let cursor = Data("\(micros):\(UUID().uuidString.lowercased())".utf8).base64EncodedString()
+                    .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+                let page = try await api.send(.get, "/v1/conversations?after=\(cursor)", token: token)
+                #expect(page.status == .badRequest, "\(micros)")
+                #expect(page.errorField == "after")
+            }
+        }
+    }
 }

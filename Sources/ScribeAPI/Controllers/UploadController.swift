@@ -68,6 +68,9 @@ struct UploadController {
             throw APIError.badRequest("The field 'conversation_id' is not a valid id.", field: "conversation_id")
         }
         let caption = form.text("text")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let caption, caption.unicodeScalars.contains("\u{0}") {
+            throw APIError.badRequest(NULCharacter.message(field: "text"), field: "text")
+        }
         if let caption, caption.count > ChatController.maxTextLength {
             throw APIError.invalid("text", code: "text_too_long", "'text' must be at most \(ChatController.maxTextLength) characters.")
         }
