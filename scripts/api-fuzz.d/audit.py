@@ -13,7 +13,8 @@ import sys
 
 
 def error_shape_problem(response):
-    """None when the response is `{"error": {"code", "message", "field"?}}` as JSON, else why not."""
+    """None when the response is `{"error": {"code", "message", "field"?, "limit"?, "reset_at"?}}` as JSON
+    (the last two only on a 429), else why not."""
     headers = {h["name"].lower(): h["value"] for h in response.get("headers", [])}
     content_type = headers.get("content-type", "")
     if not content_type.startswith("application/json"):
@@ -33,10 +34,15 @@ def error_shape_problem(response):
     detail = body["error"]
     if not isinstance(detail.get("code"), str) or not isinstance(detail.get("message"), str):
         return "error.code or error.message is not a string"
-    if set(detail) - {"code", "message", "field"}:
-        return f"unexpected keys {sorted(set(detail) - {'code', 'message', 'field'})}"
+    allowed = {"code", "message", "field"} | ({"limit", "reset_at"} if response.get("status") == 429 else set())
+    if set(detail) - allowed:
+        return f"unexpected keys {sorted(set(detail) - allowed)}"
     if "field" in detail and not isinstance(detail["field"], str):
         return "error.field is not a string"
+    if "limit" in detail and not isinstance(detail["limit"], int):
+        return "error.limit is not an integer"
+    if "reset_at" in detail and not isinstance(detail["reset_at"], str):
+        return "error.reset_at is not a string"
     return None
 
 
