@@ -24,6 +24,8 @@ public struct APIDependencies: Sendable {
     public var events: EventHub
     /// The folder of the web app's static files, served at `/` (nil: no page).
     public var webRoot: String?
+    /// `GET /metrics` on the API's router (nil: served elsewhere, or not at all).
+    public var metrics: MetricsEndpoint?
 
     public init(
         store: Store,
@@ -52,6 +54,8 @@ public struct APIDependencies: Sendable {
 /// Builds the router of the whole v1 API.
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
+    // First, so that it sees every response as the client does (errors turned into JSON included).
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: JSONBodyLimitMiddleware(limit: dependencies.maxJSONBodyBytes))
@@ -61,6 +65,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     }
 
     HealthController(store: dependencies.store).addRoutes(to: router)
+    dependencies.metrics?.addRoutes(to: router)
 
     let auth = AuthController(
         store: dependencies.store,
