@@ -32,6 +32,8 @@ public struct APIDependencies: Sendable {
     public var loginThrottle: LoginThrottlePolicy
     /// Proxy trust, HSTS and CORS.
     public var http: HTTPPolicy
+    /// `GET /metrics` on the API's router (nil: served elsewhere, or not at all).
+    public var metrics: MetricsEndpoint?
 
     public init(
         store: Store,
@@ -68,6 +70,8 @@ public struct APIDependencies: Sendable {
 /// Builds the router of the whole v1 API.
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
+    // First, so that it sees every response as the client does (errors turned into JSON included).
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestMetadataMiddleware(trustProxy: dependencies.http.trustProxy))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurityMaxAge: dependencies.http.strictTransportSecurityMaxAge))
@@ -82,6 +86,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     }
 
     HealthController(store: dependencies.store).addRoutes(to: router)
+    dependencies.metrics?.addRoutes(to: router)
 
     let auth = AuthController(
         store: dependencies.store,

@@ -22,6 +22,11 @@ public struct ScribeConfiguration: Sendable {
     /// `HOST`, `PORT`: where the API listens.
     public var host: String
     public var port: Int
+    /// `METRICS_PORT`: serve `GET /metrics` on this port of `host` instead of
+    /// the API's; the only way a `scribe worker` serves its metrics.
+    public var metricsPort: Int?
+    /// `METRICS_TOKEN`: the bearer token a scrape of `/metrics` must send (none when unset).
+    public var metricsToken: String?
     /// `JWT_SECRET`: the HMAC key for access tokens (at least 32 bytes). Required by `scribe api`.
     public var jwtSecret: String?
     /// `JWT_TTL_SECONDS`: how long an access token lives.
@@ -102,6 +107,11 @@ public struct ScribeConfiguration: Sendable {
         databaseURL = env["DATABASE_URL"] ?? "postgres://scribe@127.0.0.1:5432/scribe"
         host = env["HOST"] ?? "127.0.0.1"
         port = try env.integer("PORT", default: 8080, in: 0...65535)
+        metricsPort = try env.optionalInteger("METRICS_PORT", in: 0...65535)
+        metricsToken = env["METRICS_TOKEN"]
+        if let metricsToken, metricsToken.utf8.count < 16 {
+            throw ConfigurationError("METRICS_TOKEN", "must be at least 16 bytes long (e.g. `openssl rand -hex 16`).")
+        }
         jwtSecret = env["JWT_SECRET"]
         if let jwtSecret, jwtSecret.utf8.count < 32 {
             throw ConfigurationError("JWT_SECRET", "must be at least 32 bytes long (e.g. `openssl rand -hex 32`).")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOFoundationCompat
 import Synchronization
@@ -20,6 +21,7 @@ public struct ChatCompletionsClient: LLMProvider {
     public let configuration: Configuration
     private let httpClient: HTTPClient
     private let logger: Logger
+    private let metrics: LLMMetrics
 
     /// `"chat-completions"`.
     public var name: String { "chat-completions" }
@@ -33,10 +35,13 @@ public struct ChatCompletionsClient: LLMProvider {
     ///   - configuration: Endpoint, model, timeouts and retry policy.
     ///   - httpClient: The HTTP client to use; the caller keeps it alive and shuts it down.
     ///   - logger: Where attempts and retries are logged (never with the API key).
-    public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
+    ///   - metricsFactory: Where retried attempts are counted (`scribe_llm_retries_total`, see
+    ///     ``LLMMetrics``): the process's bootstrapped backend unless a test passes its own.
+    public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        self.metrics = LLMMetrics(provider: "chat-completions", factory: metricsFactory)
     }
 
     /// The HTTP client Scribe talks to a provider with (the caller shuts it down).
@@ -135,6 +140,7 @@ public struct ChatCompletionsClient: LLMProvider {
                 logFailure(error, attempt: attempt, note: "giving up: total timeout reached")
                 throw error.appending("Gave up after \(attempt) attempts: the \(configuration.totalTimeout.readable) total timeout ran out.")
             }
+            metrics.retried(error.kind)
             logger.warning(
                 "LLM attempt failed; retrying",
                 metadata: [

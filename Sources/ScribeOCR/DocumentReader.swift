@@ -67,6 +67,7 @@ public struct DocumentReader: Sendable {
             document = RecognisedDocument(text: page.text.trimmedWhitespace, pages: [page.reading])
         }
         guard !document.text.trimmedWhitespace.isEmpty else { throw .empty }
+        pool.metrics.read(document)
         return document
     }
 }

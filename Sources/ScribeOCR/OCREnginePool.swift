@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Metrics
 import NIOPosix
 
 /// A fixed set of Tesseract engines, created once and reused for every image.
@@ -27,6 +28,7 @@ public final class OCREnginePool: Sendable {
     private let checkout: EngineCheckout
     private let threadPool: NIOThreadPool
     private let logger: Logger
+    let metrics: OCRMetrics
 
     /// Creates and initialises `configuration.engineCount` engines (at least one).
     ///
@@ -36,9 +38,15 @@ public final class OCREnginePool: Sendable {
     /// - Parameters:
     ///   - configuration: Languages, engine count and limits.
     ///   - logger: Receives engine start-up and per-image timing at debug level; never text or bytes.
+    ///   - metricsFactory: Where pages and seconds per page are recorded (``OCRMetrics``):
+    ///     the process's bootstrapped backend unless a test passes its own.
     /// - Throws: ``OCRError/Kind/engineUnavailable`` when the language data is
     ///   missing or the configuration is not usable.
-    public init(configuration: OCRConfiguration = OCRConfiguration(), logger: Logger = Logger(label: "scribe.ocr")) throws(OCRError) {
+    public init(
+        configuration: OCRConfiguration = OCRConfiguration(),
+        logger: Logger = Logger(label: "scribe.ocr"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(OCRError) {
         guard configuration.maxPixelsPerImage > 0 else {
             throw OCRError(.engineUnavailable, "maxPixelsPerImage must be positive.")
         }
@@ -57,6 +65,7 @@ public final class OCREnginePool: Sendable {
         self.checkout = EngineCheckout(engines: engines)
         self.threadPool = NIOThreadPool(numberOfThreads: count)
         self.logger = logger
+        self.metrics = OCRMetrics(factory: metricsFactory)
         threadPool.start()
         logger.info("OCR engines started", metadata: ["engines": "\(count)", "languages": "\(configuration.languages)"])
     }
@@ -85,10 +94,12 @@ public final class OCREnginePool: Sendable {
                 Self.lowerThreadPriority(to: configuration.threadNiceness)
                 return try engine.recognize(imageBytes, orientation: orientation, sourceResolution: sourceResolution, configuration: configuration)
             }
+            let duration = ContinuousClock.now - started
+            metrics.pageDuration.record(duration: duration)
             logger.debug("OCR finished", metadata: [
                 "engine": "\(engine.id)", "bytes": "\(imageBytes.count)",
                 "characters": "\(page.text.count)", "rotation": "\(page.reading.rotation)",
-                "confidence": "\(page.reading.confidence ?? 0)", "duration": "\(ContinuousClock.now - started)",
+                "confidence": "\(page.reading.confidence ?? 0)", "duration": "\(duration)",
             ])
             return page
         } catch let error as OCRError {

@@ -116,6 +116,7 @@ public struct JobTransition: Sendable {
 
     public var jobID: UUID
     public var kind: String
+    public var queue: String
     /// The args as JSON text.
     public var args: String
     /// `available` when it will run again, `failed` when it will not.
@@ -151,4 +152,28 @@ public struct JobRecord: Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+}
+
+/// One queue's jobs in one state, as ``JobQueue/depths(timeout:)`` reads them.
+public struct QueueDepth: Sendable, Hashable {
+    public var queue: String
+    /// `available` or `running`.
+    public var state: JobState
+    public var count: Int
+    /// For `available`: how long the oldest job whose `run_at` has passed
+    /// has waited to be claimed (zero when none has); zero for `running`.
+    public var oldestWait: Duration
+
+    public init(queue: String, state: JobState, count: Int, oldestWait: Duration) {
+        self.queue = queue
+        self.state = state
+        self.count = count
+        self.oldestWait = oldestWait
+    }
+
+    typealias Row = (String, JobState, Int, Double)
+
+    init(row: Row) {
+        self.init(queue: row.0, state: row.1, count: row.2, oldestWait: .milliseconds(Int64((max(0, row.3) * 1000).rounded())))
+    }
 }

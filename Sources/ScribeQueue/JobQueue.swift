@@ -281,16 +281,41 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// How many jobs each queue holds `available` and `running`, and how long
+    /// its oldest runnable job (`available`, `run_at` passed) has waited: what
+    /// ``QueueGauges`` reports. Each half reads only the rows of its partial
+    /// index (`jobs_claimable`, `jobs_leased`), never the finished jobs.
+    public func depths(timeout: Duration? = nil) async throws -> [QueueDepth] {
+        try await database.withConnection(timeout: timeout) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT queue, 'available'::text, count(*)::int8,
+                       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8
+                FROM jobs WHERE state = 'available' GROUP BY queue
+                UNION ALL
+                SELECT queue, 'running'::text, count(*)::int8, 0::float8
+                FROM jobs WHERE state = 'running' GROUP BY queue
+                """,
+                logger: logger
+            )
+            var depths: [QueueDepth] = []
+            for try await row in rows.decode(QueueDepth.Row.self) { depths.append(QueueDepth(row: row)) }
+            return depths
+        }
+    }
+
     // MARK: Rows
 
-    static let transitionColumns = "id, kind, args::text, state, attempt, max_attempts"
-    typealias TransitionRow = (UUID, String, String, JobState, Int, Int)
+    static let transitionColumns = "id, kind, queue, args::text, state, attempt, max_attempts"
+    typealias TransitionRow = (UUID, String, String, String, JobState, Int, Int)
 
     static func transitions(_ rows: PostgresRowSequence, cause: JobTransition.Cause) async throws -> [JobTransition] {
         var transitions: [JobTransition] = []
-        for try await (id, kind, args, state, attempt, maxAttempts) in rows.decode(TransitionRow.self) {
+        for try await (id, kind, queue, args, state, attempt, maxAttempts) in rows.decode(TransitionRow.self) {
             transitions.append(
-                JobTransition(jobID: id, kind: kind, args: args, state: state, attempt: attempt, maxAttempts: maxAttempts, cause: cause)
+                JobTransition(
+                    jobID: id, kind: kind, queue: queue, args: args, state: state, attempt: attempt, maxAttempts: maxAttempts, cause: cause
+                )
             )
         }
         return transitions

@@ -23,20 +23,24 @@ public struct QueueWorker: Service {
     let queue: JobQueue
     let handlers: [String: any JobHandler]
     let logger: Logger
+    let metrics: JobMetrics
 
-    /// A worker running `handlers` (one per kind) on `configuration.queues`.
+    /// A worker running `handlers` (one per kind) on `configuration.queues`,
+    /// recording its attempts and failures in `metrics`.
     public init(
         configuration: QueueWorkerConfiguration,
         queue: JobQueue,
         handlers: [any JobHandler],
         logger: Logger,
-        workerID: String? = nil
+        workerID: String? = nil,
+        metrics: JobMetrics = JobMetrics()
     ) {
         self.configuration = configuration
         self.queue = queue
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
         self.logger = logger
         self.workerID = workerID ?? Self.makeWorkerID()
+        self.metrics = metrics
     }
 
     /// `host:pid:random`: unique per process, readable in `jobs.locked_by`.
@@ -208,12 +212,14 @@ public struct QueueWorker: Service {
         for (key, value) in job.metadata where logger[metadataKey: key] == nil {
             logger[metadataKey: key] = "\(value)"
         }
+        let measured = metrics.series(queue: job.queue, kind: job.kind)
+        measured.attempts.increment()
         do {
             guard let handler = handlers[job.kind] else {
                 // Perhaps a newer worker knows it: retry later rather than fail it here.
                 throw JobError.retryable("no handler for kind \(job.kind) in this worker", userMessage: "This task cannot run right now.")
             }
-            switch try await handler.run(job) {
+            switch try await measured.duration.measure(body: { try await handler.run(job) }) {
             case .recorded: logger.trace("job succeeded")
             case .acknowledge: acknowledgements.add(job.lease)
             }
@@ -234,6 +240,7 @@ public struct QueueWorker: Service {
             do {
                 let delay = failure.isPermanent ? .zero : configuration.retryDelay(afterAttempt: job.lease.attempt, retryAfter: failure.retryAfter)
                 let next = try await queue.recordFailure(job.lease, error: failure, delay: delay, then: transitioned)
+                metrics.failed(queue: job.queue, kind: job.kind, leaseExpired: false, willRetry: next == .available)
                 if failure.isPermanent {
                     logger.notice("job failed permanently", metadata: ["reason": "\(failure.reason)"])
                 } else {
@@ -280,7 +287,15 @@ public struct QueueWorker: Service {
         var failing = false
         await every(configuration.rescueInterval) {
             do {
-                let rescued = try await queue.rescueExpiredLeases(then: transitioned)
+                let expired = RescuedJobs()
+                let rescued = try await queue.rescueExpiredLeases { changes, connection in
+                    try await transitioned(changes, on: connection)
+                    expired.keep(changes)
+                }
+                // Counted once the rescue has committed.
+                for job in expired.jobs {
+                    metrics.failed(queue: job.queue, kind: job.kind, leaseExpired: true, willRetry: job.state == .available)
+                }
                 if failing { logger.notice("rescuer reaches the database again") }
                 failing = false
                 if rescued.requeued + rescued.failed > 0 {
@@ -377,4 +392,13 @@ extension QueueWorker: CustomStringConvertible {
     public var description: String {
         "QueueWorker(\(workerID), queues: \(configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))"
     }
+}
+
+/// The jobs a rescue changed, kept by its transaction's hook so that they
+/// are counted only once the transaction has committed.
+final class RescuedJobs: Sendable {
+    private let changed = Mutex<[JobTransition]>([])
+
+    func keep(_ transitions: [JobTransition]) { changed.withLock { $0 = transitions } }
+    var jobs: [JobTransition] { changed.withLock { $0 } }
 }

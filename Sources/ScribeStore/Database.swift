@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
@@ -69,12 +70,17 @@ public final class Database: Service, Sendable {
     /// The uses in flight: answered at once when the database is found unreachable.
     private let inFlight = InFlightUses()
     private let sentinel = Sentinel()
+    private let metrics: PoolMetrics
 
     /// Creates the database's pool; it connects once ``run()`` runs.
-    public init(url: DatabaseURL, options: Options = Options(), logger: Logger) {
+    ///
+    /// - Parameter metricsFactory: Where the pool's metrics go (``PoolMetrics``
+    ///   lists them); the process's bootstrapped backend unless a test passes its own.
+    public init(url: DatabaseURL, options: Options = Options(), logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.url = url
         self.options = options
         self.logger = logger
+        self.metrics = PoolMetrics(poolSize: options.poolSize, factory: metricsFactory)
         (suspicions, suspect) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (commands, commander) = AsyncStream.makeStream(of: Command.self)
         state = Mutex(State(pool: Self.makePool(url: url, options: options, logger: logger)))
@@ -104,6 +110,7 @@ public final class Database: Service, Sendable {
                             state.pool = fresh
                             state.reachable = true
                         }
+                        metrics.reachable.record(1)
                         // Closes the old pool's connections and fails whatever still waits in its queue.
                         retireOld.finish()
                     }
@@ -200,10 +207,19 @@ public final class Database: Service, Sendable {
         _ body: @escaping @Sendable (PostgresConnection, _ disarm: @escaping @Sendable () -> Void) async throws -> Result
     ) async throws -> Result {
         let pool = try usablePool()
+        let metrics = metrics
         do {
             return try await withDeadline(timeout, abortable: inFlight) { disarm in
-                try await pool.withConnection { connection in
-                    try await Self.closingOnCancel(connection) { try await body(connection, disarm) }
+                // Counted in the work itself, which may outlive a caller answered at its deadline.
+                metrics.waitStarted()
+                let asked = ContinuousClock.now
+                var leased = false
+                defer { if !leased { metrics.waitAbandoned() } }
+                return try await pool.withConnection { connection in
+                    leased = true
+                    metrics.leased(after: ContinuousClock.now - asked)
+                    defer { metrics.released() }
+                    return try await Self.closingOnCancel(connection) { try await body(connection, disarm) }
                 }
             }
         } catch {
@@ -310,6 +326,7 @@ public final class Database: Service, Sendable {
             guard !Task.isCancelled else { break }
             let since = ContinuousClock.now
             state.withLock { $0.reachable = false }
+            metrics.reachable.record(0)
             // The uses still waiting (most in the pool's queue for a connection
             // that will not come) are answered now, not at their deadlines.
             inFlight.abortAll(with: StoreError.unavailable)
@@ -411,9 +428,10 @@ extension Database {
         _ url: DatabaseURL,
         options: Options = Options(),
         logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         _ body: (Database) async throws -> Result
     ) async throws -> Result {
-        let database = Database(url: url, options: options, logger: logger)
+        let database = Database(url: url, options: options, logger: logger, metricsFactory: metricsFactory)
         return try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await database.run() }
             defer { group.cancelAll() }

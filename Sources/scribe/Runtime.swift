@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Prometheus
 import ScribeAPI
 import ScribeChat
 import ScribeConfig
@@ -67,12 +68,12 @@ struct Runtime {
         switch configuration.llm {
         case .extractive:
             logger.notice("no LLM configured: answering with the offline extractive summariser")
-            return LLM(provider: ExtractiveProvider(), httpClient: nil)
+            return LLM(provider: MeasuredLLMProvider(ExtractiveProvider()), httpClient: nil)
         case .chatCompletions(let llm):
             logger.info("LLM configured", metadata: ["base_url": "\(llm.baseURL)", "model": "\(llm.model)"])
             let httpClient = ChatCompletionsClient.makeHTTPClient(for: llm)
             let client = ChatCompletionsClient(configuration: llm, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
-            return LLM(provider: client, httpClient: httpClient)
+            return LLM(provider: MeasuredLLMProvider(client), httpClient: httpClient)
         }
     }
 
@@ -134,6 +135,8 @@ struct Runtime {
     ///   - jwtSecret: The secret access tokens are signed with.
     ///   - migrateFirst: Apply pending migrations before anything starts (`scribe dev`).
     func run(_ roles: Roles, jwtSecret: String? = nil, migrateFirst: Bool = false) async throws {
+        // Bootstrapped before anything that records (``makeMetrics(_:)``).
+        let metrics = try makeMetrics(roles)
         if migrateFirst {
             try await PostgresClient.withRunning(databaseURL.configuration, logger: logger) { client in try await migrate(client: client) }
         }
@@ -144,13 +147,16 @@ struct Runtime {
         let store = Store(database: database, logger: Logger(label: "scribe.store"))
 
         // Services stop in reverse order: the database last, each resource after its users.
-        var services: [any Service] = [database, CloseOnShutdown { try await llm.shutdown() }]
+        var services: [any Service] = [database]
+        if let metrics { services += makeMetricsServices(metrics, store: store) }
+        services.append(CloseOnShutdown { try await llm.shutdown() })
         if let ocr {
             services.append(CloseOnShutdown { await ocr.shutdown() })
             services += makeWorkerServices(store: store, provider: llm.provider, ocr: ocr)
         }
         if roles.contains(.api), let jwtSecret {
-            services += await makeAPIServices(store: store, provider: llm.provider, jwtSecret: jwtSecret)
+            let endpoint = configuration.metricsPort == nil ? metrics.map(metricsEndpoint) : nil
+            services += await makeAPIServices(store: store, provider: llm.provider, jwtSecret: jwtSecret, metrics: endpoint)
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         if roles.contains(.workers) {
@@ -168,7 +174,8 @@ struct Runtime {
     /// The HTTP API and what it runs beside it: the sweeper of abandoned chats,
     /// the application, and the event hub (listed after the application so
     /// that it stops first, ending the event streams the server then drains).
-    func makeAPIServices(store: Store, provider: any LLMProvider, jwtSecret: String) async -> [any Service] {
+    /// `metrics`, when given, is served at `GET /metrics` on the API's port.
+    func makeAPIServices(store: Store, provider: any LLMProvider, jwtSecret: String, metrics: MetricsEndpoint? = nil) async -> [any Service] {
         let events = EventHub(
             store: store,
             heartbeat: configuration.eventHeartbeat,
@@ -176,7 +183,7 @@ struct Runtime {
             logger: Logger(label: "scribe.events")
         )
         let responder = makeResponder(store: store, provider: provider)
-        let dependencies = APIDependencies(
+        var dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
             streamTokens: await StreamTokens(secret: jwtSecret),
@@ -208,6 +215,7 @@ struct Runtime {
                 corsOrigins: configuration.corsOrigins
             )
         )
+        dependencies.metrics = metrics
         let application = Application(
             router: buildRouter(dependencies),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "scribe"),

@@ -131,7 +131,7 @@ import Testing
     static func router() async throws -> Router<ScribeRequestContext> {
         let database = Database(url: try DatabaseURL("postgres://scribe@127.0.0.1:1/unused"), logger: TestDatabase.logger)
         let store = Store(database: database, logger: TestDatabase.logger)
-        let dependencies = APIDependencies(
+        var dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: testSecret, lifetime: .seconds(60)),
             streamTokens: await StreamTokens(secret: testSecret),
@@ -142,6 +142,8 @@ import Testing
             uploads: UploadLimits(maxFileBytes: 1024, maxRequestBytes: 2048, maxFiles: 1, jobMaxAttempts: 1),
             webRoot: webRoot.path
         )
+        // Without METRICS_PORT, `scribe api` serves /metrics on its own router.
+        dependencies.metrics = MetricsEndpoint { [] }
         return buildRouter(dependencies)
     }
 }

@@ -51,9 +51,21 @@ import Testing
         ["LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_CONCURRENCY": "0"],
         ["LLM_PROVIDER": "magic"],
         ["LOG_LEVEL": "loud"],
+        ["METRICS_PORT": "metrics"],
+        ["METRICS_PORT": "70000"],
+        ["METRICS_TOKEN": "short"],
     ])
     func rejectsBadSettingsNamingTheVariable(_ environment: [String: String]) {
         #expect(throws: ConfigurationError.self) { try ScribeConfiguration(environment: environment) }
+    }
+
+    @Test func metricsAreOnTheAPIPortUnlessAPortOfTheirOwnIsSet() throws {
+        let defaults = try ScribeConfiguration(environment: [:])
+        #expect(defaults.metricsPort == nil)
+        #expect(defaults.metricsToken == nil)
+        let own = try ScribeConfiguration(environment: ["METRICS_PORT": "9100", "METRICS_TOKEN": "0123456789abcdef"])
+        #expect(own.metricsPort == 9100)
+        #expect(own.metricsToken == "0123456789abcdef")
     }
 
     @Test func errorsNeverEchoTheSecret() {
