@@ -51,7 +51,11 @@ import Testing
             let ids = try await Self.enqueue(4, kind: "noop", on: "busy", queue)
             try await Self.execute("UPDATE jobs SET run_at = now() - interval '90 seconds' WHERE id = \(ids[0])", queue.database)
             try await Self.execute("UPDATE jobs SET run_at = now() + interval '1 hour' WHERE id = \(ids[3])", queue.database)
-            let queued = try await metrics.waitUntil { $0.value("scribe_jobs", ["queue": "busy", "state": "available"]) == 4 }
+            // (A sample taken between the enqueue and the updates already shows 4: wait for one after them.)
+            let queued = try await metrics.waitUntil {
+                $0.value("scribe_jobs", ["queue": "busy", "state": "available"]) == 4
+                    && ($0.value("scribe_jobs_oldest_available_age_seconds", ["queue": "busy"]) ?? 0) >= 60
+            }
             let age = try #require(queued.value("scribe_jobs_oldest_available_age_seconds", ["queue": "busy"]))
             #expect(age >= 90 && age < 150, "oldest wait \(age) s")
             #expect(queued.value("scribe_jobs", ["queue": "busy", "state": "running"]) == 0)
