@@ -38,11 +38,23 @@ public final class Database: Service, Sendable {
         public var poolSize: Int
         /// While the server is unreachable, how often a fresh connection is tried.
         public var probeInterval: Duration
+        /// How long the monitor's fresh connection may take to open and answer
+        /// before the server counts as unreachable. Longer than a use's
+        /// deadline by default: on a busy machine a new backend can take over a
+        /// second to start, and a false outage fails every use for a while.
+        public var probeTimeout: Duration
 
-        public init(timeout: Duration = .seconds(3), poolSize: Int = 20, probeInterval: Duration = .milliseconds(250)) {
+        /// `probeTimeout` defaults to `timeout`, and to no less than 5 s.
+        public init(
+            timeout: Duration = .seconds(3),
+            poolSize: Int = 20,
+            probeInterval: Duration = .milliseconds(250),
+            probeTimeout: Duration? = nil
+        ) {
             self.timeout = timeout
             self.poolSize = poolSize
             self.probeInterval = probeInterval
+            self.probeTimeout = probeTimeout ?? max(timeout, .seconds(5))
         }
     }
 
@@ -267,6 +279,7 @@ public final class Database: Service, Sendable {
     private func reportFailure(_ error: any Error) -> any Error {
         guard Self.meansUnavailable(error) else { return error }
         suspect.yield()
+        if let error = error as? StoreError { return error }
         return StoreError(.unavailable, "The database is not reachable right now (\(Self.cause(of: error))).")
     }
 
@@ -352,8 +365,8 @@ public final class Database: Service, Sendable {
         case unreachable
     }
 
-    /// Opens a fresh connection and checks that it answers, within the
-    /// timeout. The connection becomes the sentinel when there is none open,
+    /// Opens a fresh connection and checks that it answers, within
+    /// ``Options/probeTimeout``. The connection becomes the sentinel when there is none open,
     /// and is closed otherwise.
     private func probe() async -> ProbeOutcome {
         let logger = logger
@@ -361,9 +374,9 @@ public final class Database: Service, Sendable {
         let suspect = suspect
         do {
             var configuration = try url.connectionConfiguration
-            configuration.options.connectTimeout = TimeAmount(options.timeout)
+            configuration.options.connectTimeout = TimeAmount(options.probeTimeout)
             let probeConfiguration = configuration
-            try await withDeadline(options.timeout) {
+            try await withDeadline(options.probeTimeout) {
                 let connection = try await PostgresConnection.connect(configuration: probeConfiguration, id: 0, logger: logger)
                 do {
                     try await connection.query("SELECT 1", logger: logger)
