@@ -181,10 +181,14 @@ import Testing
             let queue = store.queue
             let first = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
             let failure = JobError.retryable("llm 503", userMessage: "busy")
+            let beforeFailure = Date()
             #expect(try await queue.recordFailure(first.lease, error: failure, delay: .seconds(3), then: Self.hook(store)) == .available)
+            let afterFailure = Date()
             #expect(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
             let runAt = try #require(try await queue.jobs(ids: [first.lease.jobID]).first?.runAt)
-            #expect(runAt.timeIntervalSinceNow > 1, "run_at is the backoff away")
+            // The backoff counts from the failure's own statement, however long the checks around it take.
+            #expect(runAt.timeIntervalSince(beforeFailure) > 2.9, "run_at is the backoff away: \(runAt) after \(beforeFailure)")
+            #expect(runAt.timeIntervalSince(afterFailure) < 3.1, "run_at is the backoff away: \(runAt) after \(afterFailure)")
             try await Task.sleep(for: .seconds(max(0, runAt.timeIntervalSinceNow) + 0.2))
             let second = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(second.lease.attempt == 2)
