@@ -15,12 +15,18 @@ struct KeysCommand: AsyncParsableCommand {
     /// What a key may be given.
     static let knownScopes: Set<String> = ["chat", "files"]
 
+    /// How long one of these commands waits for the database at least: an
+    /// operator's one-off command is not a request on the hot path, and a busy
+    /// server should make it slow, not fail. (A server that refuses
+    /// connections still fails it at once.)
+    static let patientDatabaseTimeout: Duration = .seconds(30)
+
     /// Runs `body` with the configured database.
     static func withStore<T: Sendable>(_ body: @escaping @Sendable (Store) async throws -> T) async throws -> T {
         let runtime = try Runtime.load(label: "scribe.keys")
         return try await Database.withRunning(
             runtime.databaseURL,
-            options: Database.Options(timeout: runtime.configuration.databaseTimeout, poolSize: 2),
+            options: Database.Options(timeout: max(runtime.configuration.databaseTimeout, patientDatabaseTimeout), poolSize: 2),
             logger: Logger(label: "scribe.postgres")
         ) { database in
             try await body(Store(database: database, logger: runtime.logger))
