@@ -44,7 +44,7 @@ public final class Database: Service, Sendable {
         /// second to start, and a false outage fails every use for a while.
         public var probeTimeout: Duration
 
-        /// `probeTimeout` defaults to `timeout`, and to no less than 5 s.
+        /// `probeTimeout` defaults to the longer of `timeout` and 5 s.
         public init(
             timeout: Duration = .seconds(3),
             poolSize: Int = 20,
