@@ -2,25 +2,17 @@ import Foundation
 
 /// Where the fixtures are, and what they should read as.
 public enum Fixtures {
-    /// `SCRIBE_FIXTURES` if set; else `<package root>/../shared/fixtures/ocr`
-    /// (this file lives at `<root>/Tests/ScribeOCRTests/`); else the nearest
-    /// ancestor of the root holding `shared/fixtures/ocr`.
+    /// `SCRIBE_FIXTURES` if set; else `Tests/Fixtures/ocr` of this package
+    /// (this file lives at `<root>/Tests/ScribeTestSupport/`). The fixtures
+    /// are part of the repository: a clone needs nothing beside it.
     public static let directory: URL = {
         if let path = ProcessInfo.processInfo.environment["SCRIBE_FIXTURES"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        let root = URL(fileURLWithPath: #filePath)
+        return URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent()
             .deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let conventional = root.appendingPathComponent("../shared/fixtures/ocr").standardizedFileURL
-        var candidate = root
-        while !isDirectory(conventional), candidate.pathComponents.count > 1 {
-            candidate = candidate.deletingLastPathComponent()
-            let nested = candidate.appendingPathComponent("shared/fixtures/ocr")
-            if isDirectory(nested) { return nested }
-        }
-        return conventional
+            .appendingPathComponent("Fixtures/ocr")
     }()
 
     /// The pages as people send them, beside the clean ones: rotated,
@@ -55,10 +47,6 @@ public enum Fixtures {
         return names.filter { ["png", "jpg", "jpeg", "tif", "tiff", "pdf"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
     }
 
-    private static func isDirectory(_ url: URL) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-    }
 }
 
 /// Collapses every run of whitespace to one space and trims the ends.
