@@ -238,6 +238,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RepositoryTests",
+            dependencies: ["ScribeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ScribeAPITests",
             dependencies: [
                 "ScribeAPI",
