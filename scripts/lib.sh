@@ -80,3 +80,56 @@ create_database() {
   psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
 }
+
+# mark_run: exports SCRIBE_RUN_MARK, a value of this run's own that every
+# process it starts inherits (pg_ctl's server too), so that
+# leftover_processes can find them all at the end, even orphaned ones.
+mark_run() {
+  SCRIBE_RUN_MARK="scribe-run-$$-$RANDOM$RANDOM"
+  export SCRIBE_RUN_MARK
+}
+
+# leftover_processes: kills every process still running with this run's
+# SCRIBE_RUN_MARK (SIGTERM, then SIGKILL after 5 s) except this script and
+# its ancestors, names each one, and returns 1 if there was any.
+leftover_processes() {
+  python3 - "$SCRIBE_RUN_MARK" <<'PY'
+import os, signal, sys, time
+mark = ("SCRIBE_RUN_MARK=" + sys.argv[1]).encode()
+def parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+mine, pid = set(), os.getpid()
+while pid > 1:
+    mine.add(pid)
+    pid = parent(pid)
+left = {}
+for entry in os.listdir("/proc"):
+    if not entry.isdigit() or int(entry) in mine:
+        continue
+    try:
+        with open(f"/proc/{entry}/environ", "rb") as environ:
+            if mark not in environ.read().split(b"\0"):
+                continue
+        with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            left[int(entry)] = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        continue
+if not left:
+    sys.exit(0)
+print(f"{len(left)} process(es) of this run were still running at its end; every test must stop what it starts:", file=sys.stderr)
+for pid, command in sorted(left.items()):
+    print(f"  pid {pid} (parent {parent(pid)}): {command[:200]}", file=sys.stderr)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pid in left:
+        try: os.kill(pid, sig)
+        except OSError: pass
+    deadline = time.time() + 5
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in left):
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}

@@ -200,26 +200,22 @@ struct OutageRig: Sendable {
             try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(1), then: .echo)) { llm in
                 let port = freeLoopbackPort()
                 let environment = Self.environment(databaseURL: server.url, port: port, llm: llm.baseURL, graceSeconds: graceSeconds)
-                var processes = [try ChildProcess(ChildProcess.scribeBinary, ["api"], environment: environment, label: "outage-api")]
-                do {
+                try await withChildProcesses(grace: .seconds(5)) { processes in
+                    try processes.scribe("api", environment: environment, label: "outage-api")
                     for _ in 0..<2 {
-                        processes.append(try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: environment, label: "outage-worker"))
+                        try processes.scribe("worker", environment: environment, label: "outage-worker")
                     }
-                    let started = processes
                     try await PostgresClient.withRunning(url, logger: TestDatabase.logger) { client in
-                        let rig = OutageRig(server: server, http: http, apiBase: "http://127.0.0.1:\(port)", client: client, processes: started)
+                        let rig = OutageRig(server: server, http: http, apiBase: "http://127.0.0.1:\(port)", client: client, processes: processes.all)
                         try await rig.waitUntil("the API answers", timeout: .seconds(30)) {
                             (try? await rig.get("/health"))?.status == 200
                         }
                         try await body(rig)
                     }
-                } catch {
-                    for process in processes { await process.stop(grace: .seconds(5)) }
-                    throw error
-                }
-                for process in processes {
-                    let status = await process.stop(grace: .seconds(30))
-                    #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
+                    for process in processes.all {
+                        let status = await process.stop(grace: .seconds(30))
+                        #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
+                    }
                 }
             }
         } catch {

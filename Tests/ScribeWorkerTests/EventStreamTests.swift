@@ -153,8 +153,7 @@ final class ReceivedEvents: Sendable {
         do {
             try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(300), then: .echo)) { llm in
                 let ports = [freeLoopbackPort(), freeLoopbackPort()]
-                var processes: [ChildProcess] = []
-                do {
+                try await withChildProcesses(grace: .seconds(5)) { processes in
                     for (index, port) in ports.enumerated() {
                         var environment = WorkerProcessTests.workerEnvironment(databaseURL: url, llm: llm.baseURL)
                         environment["JWT_SECRET"] = testSecret
@@ -162,14 +161,11 @@ final class ReceivedEvents: Sendable {
                         environment["PORT"] = "\(port)"
                         environment["HOST"] = "127.0.0.1"
                         environment["EVENTS_HEARTBEAT_MS"] = "\(heartbeatMS)"
-                        processes.append(try ChildProcess(ChildProcess.scribeBinary, ["api"], environment: environment, label: "events-api-\(index)"))
+                        try processes.scribe("api", environment: environment, label: "events-api-\(index)")
                     }
-                    processes.append(
-                        try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: WorkerProcessTests.workerEnvironment(databaseURL: url, llm: llm.baseURL), label: "events-worker")
-                    )
-                    let started = processes
+                    try processes.scribe("worker", environment: WorkerProcessTests.workerEnvironment(databaseURL: url, llm: llm.baseURL), label: "events-worker")
                     try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
-                        let rig = Rig(http: http, llm: llm, apis: ports.map { "http://127.0.0.1:\($0)" }, processes: started, client: client)
+                        let rig = Rig(http: http, llm: llm, apis: ports.map { "http://127.0.0.1:\($0)" }, processes: processes.all, client: client)
                         for api in rig.apis {
                             try await rig.waitUntil("\(api) answers", timeout: .seconds(30)) {
                                 (try? await rig.send(.GET, api, "/health"))?.0 == 200
@@ -183,13 +179,10 @@ final class ReceivedEvents: Sendable {
                         }
                         try await body(rig)
                     }
-                } catch {
-                    for process in processes { await process.stop(grace: .seconds(5)) }
-                    throw error
-                }
-                for process in processes where process.isRunning {
-                    let status = await process.stop(grace: .seconds(30))
-                    #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
+                    for process in processes.all where process.isRunning {
+                        let status = await process.stop(grace: .seconds(30))
+                        #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
+                    }
                 }
             }
         } catch {

@@ -65,31 +65,21 @@ import Testing
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await FakeChatCompletionsServer.withRunning(default: .echo) { llm in
-                var started: [ChildProcess] = []
-                do {
+                try await withChildProcesses(grace: .seconds(5)) { started in
                     for (index, process) in processes.enumerated() {
                         var environment = WorkerProcessTests.workerEnvironment(databaseURL: url, llm: llm.baseURL).merging(process.environment) { $1 }
                         environment["JWT_SECRET"] = testSecret
                         environment["BCRYPT_COST"] = "4"
                         environment["HOST"] = "127.0.0.1"
-                        started.append(
-                            try ChildProcess(ChildProcess.scribeBinary, [process.command], environment: environment, label: "metrics-\(process.command)-\(index)")
-                        )
+                        try started.scribe(process.command, environment: environment, label: "metrics-\(process.command)-\(index)")
                     }
-                    let running = started
                     try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
-                        try await body(http, url, running, client)
+                        try await body(http, url, started.all, client)
                     }
-                } catch {
-                    for process in started {
-                        print("\(process.logURL.lastPathComponent):\n\(process.logTail())")
-                        await process.stop(grace: .seconds(5))
+                    for process in started.all {
+                        let status = await process.stop(grace: .seconds(30))
+                        #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
                     }
-                    throw error
-                }
-                for process in started {
-                    let status = await process.stop(grace: .seconds(30))
-                    #expect(status == 0, "\(process.logURL.lastPathComponent) did not stop cleanly:\n\(process.logTail())")
                 }
             }
         } catch {

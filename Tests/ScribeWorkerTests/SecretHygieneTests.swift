@@ -34,11 +34,11 @@ import Testing
                 extra: ["LOG_LEVEL": "trace", "LLM_API_KEY": llmKey, "JWT_SECRET": jwtSecret, "BCRYPT_COST": "4", "PORT": "\(port)"]
             )
             environment["HOST"] = "127.0.0.1"
-            let api = try ChildProcess(ChildProcess.scribeBinary, ["api"], environment: environment, label: "hygiene-api")
-            let worker = try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: environment, label: "hygiene-worker")
-            var logs = [api.logURL, worker.logURL]
-            var keyOutput: [String] = []
-            do {
+            try await withChildProcesses(grace: .seconds(5)) { processes in
+                let api = try processes.scribe("api", environment: environment, label: "hygiene-api")
+                let worker = try processes.scribe("worker", environment: environment, label: "hygiene-worker")
+                var logs = [api.logURL, worker.logURL]
+                var keyOutput: [String] = []
                 try await Self.waitUntil("the API answers") { (try? await Self.send(.GET, base + "/health"))?.status == 200 }
 
                 let email = "hygiene\(UUID().uuidString.prefix(8))@example.com"
@@ -101,10 +101,6 @@ import Testing
                 #expect(workerLog.contains(requestID), "the upload's request id is in its job's log lines")
                 let apiLog = try String(contentsOf: api.logURL, encoding: .utf8)
                 #expect(apiLog.split(separator: "\n").contains { $0.contains(requestID) && $0.contains("/v1/chat/file") })
-            } catch {
-                await api.stop(grace: .seconds(5))
-                await worker.stop(grace: .seconds(5))
-                throw error
             }
         }
     }
@@ -155,26 +151,12 @@ import Testing
 
     /// Runs `scribe keys …` to the end: its standard output, and its standard error in a log file.
     static func keys(_ arguments: [String], environment: [String: String]) async throws -> (output: String, log: URL) {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-test-logs/keys-\(UUID().uuidString.prefix(8)).log")
-        try FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = ChildProcess.scribeBinary
-        process.arguments = ["keys"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let data = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }
-        }
-        #expect(process.terminationStatus == 0, "scribe keys \(arguments.joined(separator: " ")) failed")
-        return (String(decoding: data, as: UTF8.self), log)
+        let run = try await ChildProcess.run(
+            ChildProcess.scribeBinary, ["keys"] + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, label: "keys"
+        )
+        #expect(run.status == 0, "scribe keys \(arguments.joined(separator: " ")) failed")
+        return (run.output, run.errorLog)
     }
 
     static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {

@@ -9,25 +9,9 @@ import Testing
 @Suite struct ServiceKeyCommandTests {
     /// Runs `scribe keys …` against `databaseURL`: (exit status, standard output, standard error).
     static func keys(_ arguments: [String], databaseURL: String) async throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = ChildProcess.scribeBinary
-        process.arguments = ["keys"] + arguments
-        process.environment = ["DATABASE_URL": databaseURL, "LOG_LEVEL": "error", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting: a full pipe would block the child.
-        let (out, err) = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                let err = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (out, err))
-            }
-        }
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let environment = ["DATABASE_URL": databaseURL, "LOG_LEVEL": "error", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]
+        let run = try await ChildProcess.run(ChildProcess.scribeBinary, ["keys"] + arguments, environment: environment, label: "keys")
+        return (run.status, run.output, run.errors)
     }
 
     @Test func aKeyIsShownOnceStoredAsAHashAndRevokedAtOnce() async throws {

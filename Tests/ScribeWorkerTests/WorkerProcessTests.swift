@@ -36,8 +36,8 @@ import Testing
         ].merging(extra) { _, new in new }
     }
 
-    static func startWorker(_ environment: [String: String]) throws -> ChildProcess {
-        try ChildProcess(ChildProcess.scribeBinary, ["worker"], environment: environment, label: "worker")
+    static func startWorker(_ environment: [String: String], in processes: ChildProcesses) throws -> ChildProcess {
+        try processes.scribe("worker", environment: environment, label: "worker")
     }
 
     /// Enqueues `count` uploads, ten files per request, like a busy API
@@ -108,25 +108,27 @@ import Testing
                 let client = database.client
                 let jobs = try await Self.enqueue(240, store: store)
                 let environment = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL)
-                var workers = try (0..<3).map { _ in try Self.startWorker(environment) }
-                var kills = 0
-                let started = ContinuousClock.now
-                while ContinuousClock.now - started < .seconds(180), try await Self.unfinished(client) > 0 {
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 700...1300)))
-                    let victim = Int.random(in: 0..<workers.count)
-                    workers[victim].send(SIGKILL)
-                    await workers[victim].waitForExit()
-                    kills += 1
-                    workers[victim] = try Self.startWorker(environment)
-                }
-                let drained = ContinuousClock.now - started
-                for worker in workers { await worker.stop() }
+                try await withChildProcesses { processes in
+                    var workers = try (0..<3).map { _ in try Self.startWorker(environment, in: processes) }
+                    var kills = 0
+                    let started = ContinuousClock.now
+                    while ContinuousClock.now - started < .seconds(180), try await Self.unfinished(client) > 0 {
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 700...1300)))
+                        let victim = Int.random(in: 0..<workers.count)
+                        workers[victim].send(SIGKILL)
+                        await workers[victim].waitForExit()
+                        kills += 1
+                        workers[victim] = try Self.startWorker(environment, in: processes)
+                    }
+                    let drained = ContinuousClock.now - started
+                    for worker in workers { await worker.stop() }
 
-                let attempts = try await Self.count("SELECT coalesce(sum(attempt), 0)::int8 FROM jobs", client)
-                print("crash test: \(jobs) jobs, 3 workers, \(kills) SIGKILLs, drained in \(drained), \(attempts) attempts in all")
-                #expect(kills >= 3, "the test must actually kill workers")
-                #expect(try await Self.unfinished(client) == 0, "last worker log:\n\(workers[0].logTail())")
-                try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
+                    let attempts = try await Self.count("SELECT coalesce(sum(attempt), 0)::int8 FROM jobs", client)
+                    print("crash test: \(jobs) jobs, 3 workers, \(kills) SIGKILLs, drained in \(drained), \(attempts) attempts in all")
+                    #expect(kills >= 3, "the test must actually kill workers")
+                    #expect(try await Self.unfinished(client) == 0, "last worker log:\n\(workers[0].logTail())")
+                    try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
+                }
             }
         }
     }
@@ -140,38 +142,40 @@ import Testing
                 let jobs = try await Self.enqueue(8, store: store)
                 // No grace: running jobs are cancelled and handed back at once.
                 let impatient = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL, extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "0"])
-                let workers = try (0..<2).map { _ in try Self.startWorker(impatient) }
-                let deadline = ContinuousClock.now + .seconds(30)
-                // Both workers are running jobs (so both have started and will hand them back).
-                while try await Self.count("SELECT count(DISTINCT locked_by) FROM jobs WHERE state = 'running'", client) < 2,
-                    ContinuousClock.now < deadline
-                {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                for worker in workers { worker.send(SIGTERM) }
-                for worker in workers {
-                    let status = await worker.waitForExit(timeout: .seconds(20))
-                    #expect(status == 0, "worker did not exit cleanly:\n\(worker.logTail())")
-                }
-                #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) == 0, "handed back")
-                #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'failed'", client) == 0)
-                // (The page image's `ocr` job may have finished before the signal: only handed-back jobs count.)
-                #expect(try await Self.count("SELECT coalesce(max(attempt), 0)::int8 FROM jobs WHERE state <> 'succeeded'", client) == 0, "no attempt spent")
+                try await withChildProcesses { processes in
+                    let workers = try (0..<2).map { _ in try Self.startWorker(impatient, in: processes) }
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    // Both workers are running jobs (so both have started and will hand them back).
+                    while try await Self.count("SELECT count(DISTINCT locked_by) FROM jobs WHERE state = 'running'", client) < 2,
+                        ContinuousClock.now < deadline
+                    {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    for worker in workers { worker.send(SIGTERM) }
+                    for worker in workers {
+                        let status = await worker.waitForExit(timeout: .seconds(20))
+                        #expect(status == 0, "worker did not exit cleanly:\n\(worker.logTail())")
+                    }
+                    #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) == 0, "handed back")
+                    #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'failed'", client) == 0)
+                    // (The page image's `ocr` job may have finished before the signal: only handed-back jobs count.)
+                    #expect(try await Self.count("SELECT coalesce(max(attempt), 0)::int8 FROM jobs WHERE state <> 'succeeded'", client) == 0, "no attempt spent")
 
-                // A patient worker finishes what it started when asked to stop.
-                let patient = try Self.startWorker(Self.workerEnvironment(databaseURL: url, llm: llm.baseURL))
-                while try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) < 2, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                patient.send(SIGTERM)
-                #expect(await patient.waitForExit(timeout: .seconds(20)) == 0)
-                #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", client) >= 2, "finished within the grace period")
+                    // A patient worker finishes what it started when asked to stop.
+                    let patient = try Self.startWorker(Self.workerEnvironment(databaseURL: url, llm: llm.baseURL), in: processes)
+                    while try await Self.count("SELECT count(*) FROM jobs WHERE state = 'running'", client) < 2, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    patient.send(SIGTERM)
+                    #expect(await patient.waitForExit(timeout: .seconds(20)) == 0)
+                    #expect(try await Self.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", client) >= 2, "finished within the grace period")
 
-                let finisher = try Self.startWorker(Self.workerEnvironment(databaseURL: url, llm: llm.baseURL))
-                #expect(try await Self.waitUntilDrained(client, timeout: .seconds(60)))
-                #expect(await finisher.stop() == 0)
-                try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
-                #expect(try await Self.count("SELECT count(*) FROM jobs WHERE attempt <> 1", client) == 0)
+                    let finisher = try Self.startWorker(Self.workerEnvironment(databaseURL: url, llm: llm.baseURL), in: processes)
+                    #expect(try await Self.waitUntilDrained(client, timeout: .seconds(60)))
+                    #expect(await finisher.stop() == 0)
+                    try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
+                    #expect(try await Self.count("SELECT count(*) FROM jobs WHERE attempt <> 1", client) == 0)
+                }
             }
         }
     }
@@ -185,24 +189,26 @@ import Testing
             }
             try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(200), then: .echo)) { llm in
                 let environment = Self.workerEnvironment(databaseURL: server.url, llm: llm.baseURL)
-                let workers = try (0..<2).map { _ in try Self.startWorker(environment) }
-                let jobs = try await Database.withRunning(configuration, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-                    try await Self.enqueue(60, store: Store(database: database, logger: TestDatabase.logger))
-                }
-                try await Task.sleep(for: .seconds(1))
-                try await server.stop()
-                try await Task.sleep(for: .seconds(2))
-                try await server.start()
-                try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
-                    let drained = try await Self.waitUntilDrained(client, timeout: .seconds(90))
-                    #expect(drained, "worker log:\n\(workers[0].logTail())")
-                    for worker in workers {
-                        // It must exit by itself: cleanly, or (if a database call hung
-                        // through the restart) by the shutdown backstop, never needing SIGKILL.
-                        let status = await worker.stop(grace: .seconds(60))
-                        #expect(status != nil, "worker needed SIGKILL after the restart:\n\(worker.logTail())")
+                try await withChildProcesses { processes in
+                    let workers = try (0..<2).map { _ in try Self.startWorker(environment, in: processes) }
+                    let jobs = try await Database.withRunning(configuration, options: TestDatabase.options, logger: TestDatabase.logger) { database in
+                        try await Self.enqueue(60, store: Store(database: database, logger: TestDatabase.logger))
                     }
-                    try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
+                    try await Task.sleep(for: .seconds(1))
+                    try await server.stop()
+                    try await Task.sleep(for: .seconds(2))
+                    try await server.start()
+                    try await PostgresClient.withRunning(configuration, logger: TestDatabase.logger) { client in
+                        let drained = try await Self.waitUntilDrained(client, timeout: .seconds(90))
+                        #expect(drained, "worker log:\n\(workers[0].logTail())")
+                        for worker in workers {
+                            // It must exit by itself: cleanly, or (if a database call hung
+                            // through the restart) by the shutdown backstop, never needing SIGKILL.
+                            let status = await worker.stop(grace: .seconds(60))
+                            #expect(status != nil, "worker needed SIGKILL after the restart:\n\(worker.logTail())")
+                        }
+                        try await Self.expectEveryJobAnsweredExactlyOnce(jobs, client)
+                    }
                 }
             }
         } catch {
