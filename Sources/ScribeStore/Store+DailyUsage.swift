@@ -39,9 +39,10 @@ extension Store {
     /// caller's connection (inside its transaction, so a rollback takes the
     /// charge back).
     ///
-    /// One statement both checks and adds: concurrent charges queue on the
-    /// row, so at 29 of 30 exactly one of any number of concurrent single
-    /// charges passes. A `limit` of nil counts without a cap.
+    /// One statement both checks and adds (`charge_daily_requests`, in
+    /// sql/011_daily_charge.sql): concurrent charges queue on the row, so at
+    /// 29 of 30 exactly one of any number of concurrent single charges
+    /// passes. A `limit` of nil counts without a cap.
     ///
     /// - Throws: ``DailyLimitReached`` when the charge does not fit; nothing is counted then.
     public func chargeDailyRequests(
@@ -51,15 +52,9 @@ extension Store {
         on connection: PostgresConnection
     ) async throws -> DailyAllowance {
         let cap = limit ?? Int(Int32.max)
+        // The statement is sql/011_daily_charge.sql's function, which the benchmark calls too.
         let rows = try await connection.query(
-            """
-            INSERT INTO daily_usage AS u (user_id, day, requests)
-            SELECT \(userID), (now() AT TIME ZONE 'UTC')::date, \(requests)
-            WHERE \(requests) <= \(cap)
-            ON CONFLICT (user_id, day) DO UPDATE SET requests = u.requests + excluded.requests
-            WHERE u.requests + excluded.requests <= \(cap)
-            RETURNING requests, \(unescaped: Self.nextResetSQL)
-            """,
+            "SELECT requests, resets_at FROM charge_daily_requests(\(userID), \(Int32(clamping: requests)), \(Int32(clamping: cap)))",
             logger: logger
         )
         for try await (used, resetsAt) in rows.decode((Int, Date).self) {

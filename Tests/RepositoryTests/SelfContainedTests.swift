@@ -8,8 +8,11 @@ import Testing
 @Suite struct SelfContainedTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let guardScript = root.appendingPathComponent("scripts/check-self-contained")
-    /// A sibling of the checkout, spelled so that this file does not name one itself.
-    static let sibling = ".." + "/shared/fixtures/ocr"
+    /// One folder up, spelled so that this file's own text refers to nothing
+    /// outside the tree (the guard reads it too).
+    static let up = ".." + "/"
+    /// A sibling of the checkout.
+    static let sibling = up + "shared/fixtures/ocr"
 
     static func check(_ tree: URL) async throws -> ChildProcess.Completion {
         try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", guardScript.path, tree.path], label: "self-contained")
@@ -38,11 +41,11 @@ import Testing
     @Test func aPlantedReferenceToASiblingFolderFailsWithFileAndLine() async throws {
         let tree = try await Self.repository([
             "scripts/bench": "#!/bin/sh\ncd \"$(dirname \"$0\")/..\"\npdftoppm \(Self.sibling)/letter_ru_text.pdf page\n",
-            "README.md": "# A project\n\nSee [the notes](" + ".." + "/other-project/notes.md).\n",
+            "README.md": "# A project\n\nSee [the notes](\(Self.up)other-project/notes.md).\n",
             // What may stay: a path inside the tree, one more than a folder up, and an anchor.
             "web/openapi.json": "{}\n",
-            "web/docs/docs.js": "fetch(new URL('../openapi.json', document.baseURI));\n",
-            "docs/alerts.md": "See [metrics](../README.md#metrics).\n",
+            "web/docs/docs.js": "fetch(new URL('\(Self.up)openapi.json', document.baseURI));\n",
+            "docs/alerts.md": "See [metrics](\(Self.up)README.md#metrics).\n",
             "Tests/ScribeAPITests/UploadTests.swift": "let name = \"../../etc/scan.png\"\n",
         ])
         defer { try? FileManager.default.removeItem(at: tree.deletingLastPathComponent()) }
