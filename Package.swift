@@ -40,6 +40,7 @@ let package = Package(
                 "ScribeConfig",
                 "ScribeLLM",
                 "ScribeStore",
+                "ScribePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,13 +58,14 @@ let package = Package(
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
+                "ScribePostgres",
                 "ScribeWorker",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "ScribeStore",
+            name: "ScribePostgres",
             dependencies: [
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -77,10 +79,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ScribeStore",
+            dependencies: [
+                "ScribePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ScribeChat",
             dependencies: [
                 "ScribeLLM",
                 "ScribeStore",
+                "ScribePostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -88,7 +101,7 @@ let package = Package(
         .target(
             name: "ScribeQueue",
             dependencies: [
-                "ScribeStore",
+                "ScribePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +117,7 @@ let package = Package(
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
+                "ScribePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -133,6 +147,7 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "ScribeStore",
+                "ScribePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -176,6 +191,7 @@ let package = Package(
                 "ScribeChat",
                 "ScribeLLM",
                 "ScribeStore",
+                "ScribePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -186,8 +202,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ScribePostgresTests",
+            dependencies: ["ScribePostgres", "ScribeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ScribeStoreTests",
-            dependencies: ["ScribeStore", "ScribeTestSupport"],
+            dependencies: ["ScribeStore",
+                "ScribePostgres", "ScribeTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -210,6 +232,7 @@ let package = Package(
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
+                "ScribePostgres",
                 "ScribeTestSupport",
                 "ScribeWorker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -249,6 +272,7 @@ let package = Package(
                 "ScribeLLM",
                 "ScribeLLMTesting",
                 "ScribeStore",
+                "ScribePostgres",
                 "ScribeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import ScribeChat
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeWorker
 

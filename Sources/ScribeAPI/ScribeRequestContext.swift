@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
+import ScribePostgres
 import ScribeStore
 
 /// The request context of every Scribe route: Hummingbird's core storage, the

@@ -1,5 +1,6 @@
 import Logging
 import ScribeLLM
+import ScribePostgres
 import ScribeStore
 
 /// Answers a user message: gathers the conversation's recent history, fits it

@@ -1,5 +1,5 @@
 import Logging
-import ScribeStore
+import ScribePostgres
 import Synchronization
 
 /// Marks finished jobs `succeeded` many at a time: leases collect here while

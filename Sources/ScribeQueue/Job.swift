@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import ScribeStore
+import ScribePostgres
 
 /// The states of a job; see `sql/002_jobs.sql`.
 public enum JobState: String, Sendable, Hashable, PostgresCodable {

@@ -1,5 +1,5 @@
 import PostgresNIO
-import ScribeStore
+import ScribePostgres
 
 /// Runs the jobs of one kind.
 ///

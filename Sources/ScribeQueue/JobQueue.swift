@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import ScribeStore
+import ScribePostgres
 
 /// The queue's SQL: a generic Postgres job queue in the manner of River and
 /// Oban. A job has a kind, a queue, JSON args, a priority, a fairness key,
@@ -117,7 +117,7 @@ public struct JobQueue: Sendable {
     // MARK: Outcomes
 
     /// Marks the job `succeeded` on the caller's connection, inside the
-    /// transaction that writes its results. Throws ``StoreError`` `.leaseLost`
+    /// transaction that writes its results. Throws ``QueueError`` `.leaseLost`
     /// when the lease no longer holds: the caller's transaction must then roll
     /// back, so a worker that lost its lease writes nothing.
     public func complete(_ lease: JobLease, on connection: PostgresConnection) async throws {
@@ -321,8 +321,8 @@ public struct JobQueue: Sendable {
         return transitions
     }
 
-    static func leaseLost(_ lease: JobLease) -> StoreError {
-        StoreError(.leaseLost, "The lease on job \(lease.jobID) (attempt \(lease.attempt)) is no longer held by \(lease.workerID).")
+    static func leaseLost(_ lease: JobLease) -> QueueError {
+        QueueError(.leaseLost, "The lease on job \(lease.jobID) (attempt \(lease.attempt)) is no longer held by \(lease.workerID).")
     }
 }
 

@@ -1,6 +1,6 @@
 import Logging
 import Metrics
-import ScribeStore
+import ScribePostgres
 import ServiceLifecycle
 
 /// Reads the queue's depth every few seconds (``JobQueue/depths(timeout:)``)

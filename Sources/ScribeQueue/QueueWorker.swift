@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import ScribeStore
+import ScribePostgres
 import ServiceLifecycle
 import Synchronization
 
@@ -223,9 +223,9 @@ public struct QueueWorker: Service {
             case .recorded: logger.trace("job succeeded")
             case .acknowledge: acknowledgements.add(job.lease)
             }
-        } catch let error as StoreError where error.code == .leaseLost {
+        } catch let error as QueueError where error.code == .leaseLost {
             logger.warning("lease lost; the job belongs to another attempt now")
-        } catch let error as StoreError where error.code == .unavailable {
+        } catch let error as DatabaseError where error.code == .unavailable {
             // Not the job's fault, so not an attempt spent: the database went away.
             if state.isStopping, Task.isCancelled { return }
             logger.notice("database unreachable during the job; handing it back once it returns")
@@ -268,7 +268,7 @@ public struct QueueWorker: Service {
                     logger.notice("job was finished or rescued meanwhile; nothing to hand back")
                 }
                 return
-            } catch let error as StoreError where error.code == .unavailable {
+            } catch let error as DatabaseError where error.code == .unavailable {
                 do {
                     try await Task.sleep(for: .milliseconds(500))
                 } catch {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import ScribePostgres
 
 /// A registered person.
 public struct User: Sendable, Hashable {

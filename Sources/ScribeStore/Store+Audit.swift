@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// Where an audited action came from: the client's address and the request's id.
 public struct AuditOrigin: Sendable, Hashable {

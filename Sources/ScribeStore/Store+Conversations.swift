@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 extension Store {
     /// Creates a conversation owned by `userID`.

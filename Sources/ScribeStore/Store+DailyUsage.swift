@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// A person's daily allowance of requests after a charge.
 public struct DailyAllowance: Sendable, Hashable {

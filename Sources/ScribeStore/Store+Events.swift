@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// Where an event stands in its conversation's log: its writing transaction,
 /// then its id (see `sql/008_conversation_events.sql`). Positions only grow.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// A subject's failed logins after one more was counted.
 public struct LoginFailureCount: Sendable, Hashable {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import ScribePostgres
 
 extension Store {
     /// The columns a ``Message`` is read from, in the order ``Message/init(row:)`` expects.

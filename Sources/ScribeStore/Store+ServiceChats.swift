@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// A message a service (a bot) sent for one of its people, as started.
 public struct StartedServiceChat: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 /// A service key as stored: never the key itself, only its hash and prefix.
 public struct ServiceKey: Sendable, Hashable {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import ScribePostgres
 
 /// A file to enqueue: its name, its sniffed type and its bytes.
 public struct NewUpload: Sendable {

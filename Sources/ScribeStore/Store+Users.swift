@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ScribePostgres
 
 extension Store {
     /// Registers a user, audited from `origin` in the same transaction.

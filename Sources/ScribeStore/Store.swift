@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ScribePostgres
 
 /// Every SQL query Scribe runs against its own tables, behind named methods.
 ///
@@ -59,11 +60,4 @@ public struct Store: Sendable {
     static func decodeJSON<T: Decodable>(_ type: T.Type, from text: String, default value: T) -> T {
         (try? JSONDecoder().decode(T.self, from: Data(text.utf8))) ?? value
     }
-}
-
-extension PSQLError {
-    /// True when the statement broke a unique constraint (SQLSTATE 23505).
-    public var isUniqueViolation: Bool { serverInfo?[.sqlState] == "23505" }
-    /// The constraint or index that was broken, if the server said.
-    var constraintName: String? { serverInfo?[.constraintName] }
 }

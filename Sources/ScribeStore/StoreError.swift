@@ -1,4 +1,6 @@
-/// An error from the store, with a reason that is safe to show and to log.
+/// An error from a store about the rows it was asked for, with a reason that
+/// is safe to show and to log. (An unreachable database is a
+/// `DatabaseError` of ScribePostgres.)
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, as a category callers can switch over.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -9,17 +11,6 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(name: "not_found")
         /// A unique value (email, username, idempotency key) is already taken.
         public static let conflict = Code(name: "conflict")
-        /// The job's lease expired and the job was handed to another worker (or
-        /// back to the queue): this worker must not record an outcome for it.
-        public static let leaseLost = Code(name: "lease_lost")
-        /// The database cannot be reached, or did not answer within its timeout:
-        /// nothing was written by the failed call (unless its COMMIT was already
-        /// on its way), and the same call may succeed a moment later.
-        public static let unavailable = Code(name: "unavailable")
-        /// The configuration (database URL, migrations folder) is unusable.
-        public static let invalidConfiguration = Code(name: "invalid_configuration")
-        /// A migration file could not be read or applied.
-        public static let migrationFailed = Code(name: "migration_failed")
     }
 
     /// The category.
@@ -37,7 +28,4 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(reason)" }
-
-    /// The database cannot be reached or did not answer in time.
-    public static let unavailable = StoreError(.unavailable, "The database is not reachable right now (a fresh connection to it failed).")
 }

@@ -3,6 +3,7 @@ import PostgresNIO
 import ScribeChat
 import ScribeLLM
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 
 /// The `answer` stage: asks the LLM about the file's checkpointed text with

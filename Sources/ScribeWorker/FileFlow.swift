@@ -5,6 +5,7 @@ import PostgresNIO
 import ScribeChat
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 
 /// The file flow on top of the generic queue: an upload is stored with its

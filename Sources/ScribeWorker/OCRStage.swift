@@ -1,6 +1,7 @@
 import PostgresNIO
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 
 /// The `ocr` stage: reads an upload's text (OCR, a PDF's text layer, plain

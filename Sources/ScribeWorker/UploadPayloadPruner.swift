@@ -1,4 +1,5 @@
 import Logging
+import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
 

@@ -2,6 +2,7 @@ import Logging
 import ScribeChat
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
 

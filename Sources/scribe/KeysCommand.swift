@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ScribeAPI
+import ScribePostgres
 import ScribeStore
 
 /// `scribe keys`: service keys for bots and other services (`X-API-KEY`).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PostgresNIO
+import ScribePostgres
 import ScribeStore
 
 /// `scribe migrate`: applies pending `sql/*.sql` migrations and exits.

@@ -2,6 +2,7 @@ import Logging
 import Prometheus
 import ScribeAPI
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
 

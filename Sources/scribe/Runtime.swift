@@ -10,6 +10,7 @@ import ScribeConfig
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeWorker
 import ServiceLifecycle

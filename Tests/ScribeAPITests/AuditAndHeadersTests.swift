@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ScribeAPI
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Testing

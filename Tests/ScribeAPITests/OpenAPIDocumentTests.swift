@@ -4,6 +4,7 @@ import Hummingbird
 import ScribeAPI
 import ScribeChat
 import ScribeLLM
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Testing

@@ -8,6 +8,7 @@ import PostgresNIO
 import ScribeAPI
 import ScribeChat
 import ScribeLLM
+import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ScribePostgres
 import ScribeStore
 
 /// Real PostgreSQL databases for tests, created on the server `scripts/test`
@@ -22,7 +23,7 @@ public enum TestDatabase {
     public static var serverURL: DatabaseURL {
         get throws {
             guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"] else {
-                throw StoreError(.invalidConfiguration, "DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL.")
+                throw DatabaseError(.invalidConfiguration, "DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL.")
             }
             return try DatabaseURL(url)
         }
@@ -60,7 +61,7 @@ public enum TestDatabase {
         guard let server = ProcessInfo.processInfo.environment["DATABASE_URL"],
             var components = URLComponents(string: server), let name = configuration.database
         else {
-            throw StoreError(.invalidConfiguration, "DATABASE_URL is not set: run the tests with scripts/test.")
+            throw DatabaseError(.invalidConfiguration, "DATABASE_URL is not set: run the tests with scripts/test.")
         }
         components.path = "/" + name
         return (components.string ?? server, configuration)

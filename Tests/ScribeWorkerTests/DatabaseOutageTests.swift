@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOFoundationCompat
 import PostgresNIO
 import ScribeLLMTesting
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Synchronization

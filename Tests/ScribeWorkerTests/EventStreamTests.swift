@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import PostgresNIO
 import ScribeLLMTesting
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Synchronization

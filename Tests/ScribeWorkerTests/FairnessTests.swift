@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 @testable import ScribeWorker

@@ -1,4 +1,5 @@
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import ScribeWorker

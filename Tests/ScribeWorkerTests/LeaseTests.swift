@@ -5,6 +5,7 @@ import ScribeChat
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 @testable import ScribeWorker
@@ -72,15 +73,15 @@ import Testing
             let messageID = try #require(enqueued.first?.messageID)
             let question = try #require(try await store.message(id: messageID))
             // Every write of the first, slow worker is refused…
-            await #expect(throws: StoreError.self) {
+            await #expect(throws: QueueError.self) {
                 try await stage.record(slow.lease, question: question, uploadID: enqueued[0].uploadID, answer: "late answer", metadata: .init())
             }
-            await #expect(throws: StoreError.self) {
+            await #expect(throws: QueueError.self) {
                 try await queue.recordFailure(slow.lease, error: .retryable("e", userMessage: "e"), delay: .zero, then: Self.hook(store))
             }
             // …even a worker that reuses its id, because the attempt differs.
             let sameWorkerOldAttempt = JobLease(jobID: fast.lease.jobID, workerID: "fast", attempt: 1)
-            await #expect(throws: StoreError.self) {
+            await #expect(throws: QueueError.self) {
                 try await stage.record(sameWorkerOldAttempt, question: question, uploadID: enqueued[0].uploadID, answer: "stale", metadata: .init())
             }
             #expect(try await Self.answers(to: messageID, store) == 0, "a refused write leaves nothing")
@@ -118,7 +119,7 @@ import Testing
         let upload = try #require(try await store.upload(id: enqueued[0].uploadID))
         let args = try slow.decodeArgs(UploadJobArgs.self)
         let document = RecognisedDocument(text: "recognised", pages: [PageReading(number: 1, source: .ocr)])
-        await #expect(throws: StoreError.self) { try await stage.record(slow, upload: upload, args: args, document: document) }
+        await #expect(throws: QueueError.self) { try await stage.record(slow, upload: upload, args: args, document: document) }
         #expect(try await Self.count("SELECT count(*) FROM jobs WHERE kind = 'answer'", store) == 0, "no answer job from a lost lease")
         #expect(try await store.message(id: enqueued[0].messageID)?.documentText == nil, "no checkpoint from a lost lease")
 

@@ -5,6 +5,7 @@ import ScribeChat
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import ScribeWorker

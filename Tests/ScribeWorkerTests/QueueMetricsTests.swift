@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import ServiceLifecycle

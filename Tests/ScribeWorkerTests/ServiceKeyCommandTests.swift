@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import ScribeAPI
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Testing

@@ -6,6 +6,7 @@ import ScribeChat
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import ScribeWorker

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import ScribeLLMTesting
+import ScribePostgres
 import ScribeStore
 import ScribeTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ScribePostgres
 import ScribeStore
 
 /// How many failed logins are let through, per account and per address.

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
+import ScribePostgres
 import ScribeStore
 
 /// Requires a valid `X-API-KEY` with `scope` and puts the key in the context:

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ScribePostgres
 import ScribeStore
 
 /// `POST /v1/auth/register`, `POST /v1/auth/login`, `GET /v1/me`.

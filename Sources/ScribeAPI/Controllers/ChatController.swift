@@ -5,6 +5,7 @@ import NIOCore
 import Logging
 import ScribeChat
 import ScribeLLM
+import ScribePostgres
 import ScribeStore
 
 /// `POST /v1/chat`: stores the user's message, asks the LLM synchronously, stores the answer.
@@ -72,7 +73,7 @@ struct ChatController {
             } else {
                 completion = try await responder.answer(started.message)
             }
-        } catch let error as StoreError {
+        } catch let error as DatabaseError {
             // The database went away while the prompt was gathered: say so, and mark
             // the message failed if it can still be written.
             _ = try? await store.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
@@ -168,7 +169,7 @@ struct ChatController {
             let apiError: APIError =
                 switch error {
                 case let error as APIError: error
-                case let error as StoreError where error.code == .unavailable: .databaseUnavailable
+                case let error as DatabaseError where error.code == .unavailable: .databaseUnavailable
                 default: APIError(.internalServerError, code: "internal", message: "Something went wrong on our side.")
                 }
             let body = apiError.body

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ScribePostgres
 import ScribeStore
 
 /// Conversations and their messages: create, list, get, delete, history, one message.

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ScribePostgres
 import ScribeStore
 
 /// `GET /v1/conversations/{id}/events`: a Server-Sent Events stream of what

@@ -1,4 +1,5 @@
 import Hummingbird
+import ScribePostgres
 import ScribeStore
 
 /// `GET /health` (the process answers) and `GET /ready` (the database answers too).

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ScribePostgres
 import ScribeStore
 
 /// `POST /v1/chat/send`: a service (a bot, with its `X-API-KEY`) sends one

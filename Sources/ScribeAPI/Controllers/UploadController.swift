@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import ScribeOCR
 import ScribeQueue
+import ScribePostgres
 import ScribeStore
 import ScribeWorker
 

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import ScribePostgres
 import ScribeStore
 
 /// The 429s: a limit reached, with `Retry-After` and what the limit is.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ScribePostgres
 import ScribeStore
 
 /// Turns every error a route throws into the API's JSON error shape, so no
@@ -16,7 +17,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
             return try Self.apiError(for: error).response(from: request, context: context)
-        } catch let error as StoreError where error.code == .unavailable {
+        } catch let error as DatabaseError where error.code == .unavailable {
             return try APIError.databaseUnavailable.response(from: request, context: context)
         } catch let error as DecodingError {
             return try Self.apiError(for: error).response(from: request, context: context)

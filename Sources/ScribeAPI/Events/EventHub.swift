@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
 import Synchronization

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ScribePostgres
 import ScribeStore
 
 // The API's JSON bodies. Keys are encoded snake_case by `JSONCoding.encoder`;

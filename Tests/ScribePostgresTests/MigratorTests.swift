@@ -3,7 +3,7 @@ import PostgresNIO
 import ScribeTestSupport
 import Testing
 
-@testable import ScribeStore
+@testable import ScribePostgres
 
 @Suite struct MigratorTests {
     let logger = TestDatabase.logger
@@ -53,7 +53,7 @@ import Testing
             Migrator.Migration(version: "002_broken", sql: "CREATE TABLE half (id int); SELECT * FROM missing_table;"),
         ]
         try await PostgresClient.withRunning(configuration, logger: logger) { (client: PostgresClient) async throws in
-            await #expect(throws: StoreError.self) { try await Migrator(client: client, logger: logger).apply(broken) }
+            await #expect(throws: DatabaseError.self) { try await Migrator(client: client, logger: logger).apply(broken) }
             #expect(try await Self.count("SELECT count(*) FROM schema_migrations", client) == 1)
             #expect(try await Self.count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'", client) == 0)
         }

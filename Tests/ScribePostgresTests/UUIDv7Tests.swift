@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ScribeStore
+@testable import ScribePostgres
 
 @Suite struct UUIDv7Tests {
     @Test func idsAreVersion7AndIncreaseInCreationOrder() {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ScribeStore
+@testable import ScribePostgres
 
 @Suite struct SQLScriptTests {
     @Test func splitsOnSemicolonsOutsideQuotesAndComments() {

@@ -3,7 +3,7 @@ import PostgresNIO
 import ScribeTestSupport
 import Testing
 
-@testable import ScribeStore
+@testable import ScribePostgres
 
 /// The database's deadline, its outage monitor and its fresh pool after an
 /// outage, against a real Postgres (the shared one, or a private cluster that
@@ -18,7 +18,7 @@ import Testing
     }
 
     static func isUnavailable(_ error: any Error) -> Bool {
-        (error as? StoreError)?.code == .unavailable
+        (error as? DatabaseError)?.code == .unavailable
     }
 
     /// The postgres-nio behaviour the deadline exists for: a statement sent on

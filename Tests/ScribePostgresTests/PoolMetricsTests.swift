@@ -1,4 +1,4 @@
-import ScribeStore
+import ScribePostgres
 import ScribeTestSupport
 import Synchronization
 import Testing

@@ -22,7 +22,7 @@ import _ConnectionPoolModule
 /// - A use that fails for want of the server, or the monitor's own idle
 ///   connection closing, makes the monitor try a fresh connection. When that fails too, the database is *unreachable*: the uses
 ///   in flight and every new one fail at once with
-///   ``StoreError/Code/unavailable`` instead of queueing, and the monitor
+///   ``DatabaseError/Code/unavailable`` instead of queueing, and the monitor
 ///   tries again every ``Options/probeInterval``.
 /// - When a fresh connection succeeds again, a new pool replaces the old one
 ///   (whose backoff may be long), and uses go through it from then on.
@@ -171,7 +171,7 @@ public final class Database: Service, Sendable {
     /// Leases a connection for `body`, all of it within `timeout` (default
     /// ``Options/timeout``).
     ///
-    /// Throws ``StoreError`` `.unavailable` at once while the database is
+    /// Throws ``DatabaseError`` `.unavailable` at once while the database is
     /// unreachable, and when the server cannot be reached or does not answer
     /// in time; any other error is `body`'s own. At the deadline the
     /// connection is closed (the server stops the statement by its own
@@ -186,7 +186,7 @@ public final class Database: Service, Sendable {
     /// Runs `body` in a transaction (COMMIT on return, ROLLBACK on throw) on
     /// a leased connection, bounded like ``withConnection(timeout:_:)``, and
     /// rethrows the body's own error rather than postgres-nio's wrapper, so
-    /// callers can catch ``StoreError`` and `PSQLError` as they are.
+    /// callers can catch ``DatabaseError`` and `PSQLError` as they are.
     public func transaction<Result: Sendable>(
         timeout: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
@@ -268,7 +268,7 @@ public final class Database: Service, Sendable {
         return try outcome.get()
     }
 
-    private func usablePool() throws(StoreError) -> PostgresClient {
+    private func usablePool() throws(DatabaseError) -> PostgresClient {
         let (pool, reachable) = state.withLock { ($0.pool, $0.reachable) }
         guard reachable else { throw .unavailable }
         return pool
@@ -279,8 +279,8 @@ public final class Database: Service, Sendable {
     private func reportFailure(_ error: any Error) -> any Error {
         guard Self.meansUnavailable(error) else { return error }
         suspect.yield()
-        if let error = error as? StoreError { return error }
-        return StoreError(.unavailable, "The database is not reachable right now (\(Self.cause(of: error))).")
+        if let error = error as? DatabaseError { return error }
+        return DatabaseError(.unavailable, "The database is not reachable right now (\(Self.cause(of: error))).")
     }
 
     /// A few words on why a use failed, safe to log (no statement, no data).
@@ -290,7 +290,7 @@ public final class Database: Service, Sendable {
         case let error as PSQLError: error.serverInfo?[.sqlState].map { "server said \($0)" } ?? "\(error.code)"
         case let error as PostgresTransactionError:
             (error.closureError ?? error.beginError ?? error.commitError).map(cause(of:)) ?? "transaction failed"
-        case let error as StoreError: error.reason
+        case let error as DatabaseError: error.reason
         default: "\(type(of: error)): \(error)"
         }
     }
@@ -301,7 +301,7 @@ public final class Database: Service, Sendable {
         switch error {
         case is DeadlineExceeded, is ConnectionPoolError, is ChannelError, is IOError:
             return true
-        case let error as StoreError:
+        case let error as DatabaseError:
             return error.code == .unavailable
         case let error as PostgresTransactionError:
             return [error.closureError, error.beginError, error.commitError].contains { $0.map(meansUnavailable) ?? false }
@@ -342,7 +342,7 @@ public final class Database: Service, Sendable {
             metrics.reachable.record(0)
             // The uses still waiting (most in the pool's queue for a connection
             // that will not come) are answered now, not at their deadlines.
-            inFlight.abortAll(with: StoreError.unavailable)
+            inFlight.abortAll(with: DatabaseError.unavailable)
             logger.error("database unreachable; answering every use at once with 503 until it is back")
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.probeInterval)

@@ -65,12 +65,12 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return components.string ?? "postgres://…"
     }
 
-    /// Parses `string`; throws ``StoreError`` with a readable reason when it is not a Postgres URL.
-    public init(_ string: String) throws(StoreError) {
+    /// Parses `string`; throws ``DatabaseError`` with a readable reason when it is not a Postgres URL.
+    public init(_ string: String) throws(DatabaseError) {
         guard let components = URLComponents(string: string),
             let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme)
         else {
-            throw StoreError(.invalidConfiguration, "DATABASE_URL must look like postgres://user:password@host:5432/database")
+            throw DatabaseError(.invalidConfiguration, "DATABASE_URL must look like postgres://user:password@host:5432/database")
         }
         username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? "postgres"
         password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
@@ -88,7 +88,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         case "prefer": tls = .prefer
         case "require", "verify-ca", "verify-full": tls = .require
         default:
-            throw StoreError(.invalidConfiguration, "DATABASE_URL has an unknown sslmode; use disable, prefer or require")
+            throw DatabaseError(.invalidConfiguration, "DATABASE_URL has an unknown sslmode; use disable, prefer or require")
         }
 
         if let host, host.hasPrefix("/") {

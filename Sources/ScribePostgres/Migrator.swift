@@ -30,12 +30,12 @@ public struct Migrator: Sendable {
     }
 
     /// Reads the migrations in `directory` (files ending in `.sql`, sorted by name).
-    public static func migrations(in directory: URL) throws(StoreError) -> [Migration] {
+    public static func migrations(in directory: URL) throws(DatabaseError) -> [Migration] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
-            throw StoreError(.invalidConfiguration, "Cannot read the migrations folder \(directory.path); set MIGRATIONS_PATH.")
+            throw DatabaseError(.invalidConfiguration, "Cannot read the migrations folder \(directory.path); set MIGRATIONS_PATH.")
         }
         var migrations: [Migration] = []
         for name in names.sorted() where name.hasSuffix(".sql") {
@@ -43,7 +43,7 @@ public struct Migrator: Sendable {
                 let sql = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
                 migrations.append(Migration(version: String(name.dropLast(4)), sql: sql))
             } catch {
-                throw StoreError(.migrationFailed, "Cannot read migration \(name).")
+                throw DatabaseError(.migrationFailed, "Cannot read migration \(name).")
             }
         }
         return migrations
@@ -102,7 +102,7 @@ public struct Migrator: Sendable {
                 }
             } catch {
                 logger.error("migration failed", metadata: ["version": "\(migration.version)", "error": "\(String(reflecting: error))"])
-                throw StoreError(.migrationFailed, "Migration \(migration.version) failed; see the log for the database error.")
+                throw DatabaseError(.migrationFailed, "Migration \(migration.version) failed; see the log for the database error.")
             }
             applied.append(migration.version)
         }

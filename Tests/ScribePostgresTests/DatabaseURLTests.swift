@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ScribeStore
+@testable import ScribePostgres
 
 @Suite struct DatabaseURLTests {
     @Test func parsesAFullURLAndHidesThePassword() throws {
@@ -21,6 +21,6 @@ import Testing
 
     @Test(arguments: ["mysql://x@y/z", "not a url", "postgres://h/db?sslmode=sometimes"])
     func rejectsWhatIsNotAPostgresURL(_ text: String) {
-        #expect(throws: StoreError.self) { try DatabaseURL(text) }
+        #expect(throws: DatabaseError.self) { try DatabaseURL(text) }
     }
 }
