@@ -2,42 +2,11 @@
 // upload files and watch them being read, live, over Server-Sent Events.
 // Everything a user or a file wrote is shown with textContent, never as HTML.
 
-import { t, translatePage } from './i18n.js';
+import { $, el, icon } from './js/dom.js';
+import { t, translatePage } from './js/i18n.js';
 
 const TOKEN_KEY = 'scribe.token';
 const CONVERSATION_KEY = 'scribe.conversation';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-};
-
-const ICONS = {
-  file: ['M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z', 'M14 2v6h6'],
-  pencil: ['M17 3a2.85 2.85 0 1 1 4 4L7.5 20.5 2 22l1.5-5.5Z'],
-  trash: ['M3 6h18', 'M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6', 'M10 11v6', 'M14 11v6', 'M9 6V4a1 1 0 0 1 1-1h4a1 1 0 0 1 1 1v2'],
-  check: ['M20 6 9 17l-5-5'],
-  cross: ['M18 6 6 18', 'M6 6l12 12'],
-};
-
-/** A small line icon (SVG built node by node: no markup is parsed). */
-function icon(name) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  svg.setAttribute('class', 'icon');
-  for (const d of ICONS[name]) {
-    const path = document.createElementNS(ns, 'path');
-    path.setAttribute('d', d);
-    svg.append(path);
-  }
-  return svg;
-}
 
 const state = {
   token: localStorage.getItem(TOKEN_KEY),
