@@ -2,8 +2,11 @@
 // upload files and watch them being read, live, over Server-Sent Events.
 // Everything a user or a file wrote is shown with textContent, never as HTML.
 
+import { showError, clearError, wireAlerts } from './js/alerts.js';
+import { api, ApiError, SessionEnded, authorizeWith, readEvents } from './js/api.js';
 import { $, el, icon } from './js/dom.js';
 import { t, translatePage } from './js/i18n.js';
+import { createMessageElement, renderMessage } from './js/message-view.js';
 
 const TOKEN_KEY = 'scribe.token';
 const CONVERSATION_KEY = 'scribe.conversation';
@@ -30,73 +33,7 @@ const state = {
   retries: new Map(),
 };
 
-// ---------------------------------------------------------------- API
-
-class ApiError extends Error {
-  constructor(status, message, code, field) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.field = field;
-  }
-}
-
-class SessionEnded extends Error {}
-
-/** Calls the API; returns the parsed JSON (or null for 204). A 401 outside the auth routes ends the session. */
-async function api(path, { method = 'GET', json, form, headers = {}, signal, raw = false } = {}) {
-  const init = { method, headers: { Accept: 'application/json', ...headers }, signal };
-  if (state.token && !path.startsWith('/v1/auth/')) init.headers.Authorization = `Bearer ${state.token}`;
-  if (json !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(json);
-  } else if (form) {
-    init.body = form;
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (error) {
-    if (error.name === 'AbortError') throw error;
-    throw new ApiError(0, t('networkError'), 'network');
-  }
-  if (response.status === 401 && !path.startsWith('/v1/auth/')) {
-    endSession(t('sessionExpired'));
-    throw new SessionEnded();
-  }
-  if (!response.ok) throw await errorFrom(response);
-  if (raw) return response;
-  if (response.status === 204) return null;
-  const text = await response.text();
-  return text ? JSON.parse(text) : null;
-}
-
-async function errorFrom(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    // Not JSON (a proxy's page, say): say something general.
-  }
-  const error = body && body.error;
-  return new ApiError(response.status, (error && error.message) || t('genericError'), error && error.code, error && error.field);
-}
-
-// ---------------------------------------------------------------- alerts
-
-function showError(error) {
-  if (error instanceof SessionEnded) return;
-  if (error && error.name === 'AbortError') return;
-  const message = typeof error === 'string' ? error : error instanceof ApiError ? error.message : t('genericError');
-  if (!(error instanceof ApiError) && typeof error !== 'string') console.warn(error);
-  $('alert-text').textContent = message;
-  $('alert').hidden = false;
-}
-
-function clearError() {
-  $('alert').hidden = true;
-  $('alert-text').textContent = '';
-}
+authorizeWith({ token: () => state.token, expired: () => endSession(t('sessionExpired')) });
 
 // ---------------------------------------------------------------- session
 
@@ -373,13 +310,13 @@ function upsertMessage(message) {
   if (!isNewer(message, shown)) return;
   let node = state.elements.get(message.id) || claimProvisional(message);
   if (!node) {
-    node = createMessageElement();
+    node = newMessageElement();
     node.dataset.messageId = message.id;
     placeMessage(node, message.id);
   }
   state.elements.set(message.id, node);
   state.messages.set(message.id, message);
-  renderMessage(node, message);
+  render(node, message);
   renderChat();
   scrollToEnd();
 }
@@ -408,99 +345,12 @@ function placeMessage(node, id) {
   list.insertBefore(node, after || null);
 }
 
-function createMessageElement() {
-  const article = el('article', 'message');
-  article.dataset.testid = 'message';
-  const who = el('div', 'message-who');
-  const bubble = el('div', 'bubble');
-  const attachment = el('div', 'attachment');
-  attachment.hidden = true;
-  const text = el('div', 'message-text');
-  text.dataset.testid = 'message-text';
-  const progress = el('div', 'message-progress');
-  progress.dataset.testid = 'message-progress';
-  progress.hidden = true;
-  const error = el('div', 'message-error');
-  error.dataset.testid = 'message-error';
-  error.hidden = true;
-  const retry = el('button', 'secondary small message-retry', t('retry'));
-  retry.type = 'button';
-  retry.dataset.testid = 'message-retry';
-  retry.hidden = true;
-  retry.addEventListener('click', () => retryMessage(article));
-  const details = el('details', 'recognised');
-  details.dataset.testid = 'recognised-text';
-  details.hidden = true;
-  details.append(el('summary', null, t('recognisedText')), el('pre', 'recognised-body'));
-  bubble.append(attachment, text, progress, error, retry, details);
-  article.append(who, bubble);
-  return article;
+function newMessageElement() {
+  return createMessageElement(retryMessage);
 }
 
-function formatSize(bytes) {
-  if (!Number.isFinite(bytes)) return '';
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function progressText(message) {
-  const file = message.attachments && message.attachments[0];
-  if (message.status === 'queued' || message.stage === 'queued' || (message.status === 'processing' && !message.stage)) return t('waiting');
-  if (message.stage === 'ocr') {
-    if (file && file.pages && file.pages_read !== undefined && file.pages_read !== null) {
-      return `${t('reading')} · ${t('pageOf', Math.min(file.pages_read + 1, file.pages), file.pages)}`;
-    }
-    return t('reading');
-  }
-  if (message.stage === 'llm') return t('answering');
-  return t('waiting');
-}
-
-/** Fills a message element from the message (text only through textContent). */
-function renderMessage(node, message) {
-  const [who, bubble] = node.children;
-  const [attachment, text, progress, error, retry, details] = bubble.children;
-  node.dataset.role = message.role;
-  node.dataset.status = message.status;
-  if (message.id) node.dataset.messageId = message.id;
-  node.classList.toggle('from-user', message.role === 'user');
-  node.classList.toggle('from-assistant', message.role === 'assistant');
-  who.textContent = message.role === 'user' ? t('you') : t('assistant');
-
-  const file = message.attachments && message.attachments[0];
-  attachment.hidden = !file;
-  if (file) {
-    const parts = [formatSize(file.size)];
-    if (file.pages) parts.push(t('pages', file.pages));
-    attachment.replaceChildren(
-      icon('file'),
-      el('span', 'attachment-name', file.filename),
-      el('span', 'attachment-meta', parts.filter(Boolean).join(' · ')),
-    );
-  }
-
-  // A streamed answer keeps what it has shown until the stored text arrives.
-  const streamed = node.dataset.streamed || '';
-  const content = message.content || (message.status !== 'done' && message.status !== 'failed' ? streamed : '');
-  text.textContent = content;
-  text.hidden = !content && !(message.role === 'assistant' && message.status === 'processing');
-  const thinking = message.role === 'assistant' && !content && message.status !== 'done' && message.status !== 'failed';
-  text.classList.toggle('thinking', thinking);
-  if (thinking) text.textContent = t('thinking');
-
-  const working = (message.status === 'queued' || message.status === 'processing') && Boolean(file);
-  progress.hidden = !working;
-  if (working) progress.replaceChildren(el('span', 'spinner'), el('span', null, progressText(message)));
-
-  const failed = message.status === 'failed';
-  error.hidden = !failed;
-  error.textContent = failed ? message.error || t('genericError') : '';
-  retry.hidden = !(failed && retryFor(message));
-
-  const recognised = message.status === 'done' && message.document_text;
-  details.hidden = !recognised;
-  details.lastElementChild.textContent = recognised ? message.document_text : '';
+function render(node, message) {
+  renderMessage(node, message, Boolean(retryFor(message)));
 }
 
 function retryFor(message) {
@@ -609,39 +459,6 @@ function scheduleReconnect(generation) {
 
 // ---------------------------------------------------------------- chat
 
-/** Reads Server-Sent Events from a fetch response, calling onEvent(name, data) for each. */
-async function readEvents(response, onEvent) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const dispatch = (block) => {
-    let name = 'message';
-    const data = [];
-    for (const line of block.split('\n')) {
-      if (!line || line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'event') name = value;
-      else if (field === 'data') data.push(value);
-    }
-    if (data.length) onEvent(name, data.join('\n'));
-  };
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      dispatch(buffer.slice(0, end));
-      buffer = buffer.slice(end + 2);
-    }
-  }
-  buffer += decoder.decode();
-  if (buffer.trim()) dispatch(buffer);
-}
-
 async function ensureConversation() {
   if (state.currentId) return state.currentId;
   const conversation = await newConversation();
@@ -659,10 +476,10 @@ async function sendChat(rawText) {
     id: '', conversation_id: conversationId, role, content: role === 'user' ? text : '', status: 'processing',
     stage: 'llm', error: null, attachments: [], document_text: null, created_at: now, updated_at: now,
   });
-  const userEl = createMessageElement();
-  const assistantEl = createMessageElement();
-  renderMessage(userEl, provisional('user'));
-  renderMessage(assistantEl, provisional('assistant'));
+  const userEl = newMessageElement();
+  const assistantEl = newMessageElement();
+  render(userEl, provisional('user'));
+  render(assistantEl, provisional('assistant'));
   delete userEl.dataset.messageId;
   delete assistantEl.dataset.messageId;
   $('message-list').append(userEl, assistantEl);
@@ -768,7 +585,7 @@ function failPending(pending, message) {
     if (shown && message) {
       const failed = { ...shown, status: 'failed', stage: null, error: shown.error || message };
       state.messages.set(pending.userId, failed);
-      renderMessage(pending.userEl, failed);
+      render(pending.userEl, failed);
     }
   } else if (message) {
     // Never stored (e.g. the request was refused): show it failed, retry resends it.
@@ -776,7 +593,7 @@ function failPending(pending, message) {
       id: '', conversation_id: pending.conversationId, role: 'user', content: pending.text, status: 'failed',
       stage: null, error: message, attachments: [], document_text: null,
     };
-    renderMessage(pending.userEl, failed);
+    render(pending.userEl, failed);
     pending.userEl.dataset.retryText = pending.text;
     pending.userEl.querySelector('.message-retry').hidden = false;
   } else {
@@ -837,7 +654,7 @@ function wire() {
     authenticate('login');
   });
   $('auth-register').addEventListener('click', () => authenticate('register'));
-  $('alert-close').addEventListener('click', clearError);
+  wireAlerts();
   $('logout').addEventListener('click', () => endSession());
   $('new-conversation').addEventListener('click', () => {
     newConversation().catch(showError);
