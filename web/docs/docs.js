@@ -4,26 +4,13 @@
 // (textContent), never parsed as HTML; the page runs under a CSP that allows
 // no inline script or style.
 
+import { el } from '../js/dom.js';
+
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace'];
 // How deep a schema's references are expanded inline before they are only linked.
 const MAX_DEPTH = 3;
 
 let spec = {};
-
-/** An element with text, a class, attributes and children; no HTML is parsed. */
-function el(tag, options = {}, ...children) {
-  const node = document.createElement(tag);
-  if (options.className) node.className = options.className;
-  if (options.id) node.id = options.id;
-  // Only fragments this page builds from slugs: never an address from the document.
-  if (options.href) node.setAttribute('href', options.href);
-  if (options.text !== undefined && options.text !== null) node.textContent = String(options.text);
-  for (const [name, value] of Object.entries(options.attrs || {})) node.setAttribute(name, value);
-  for (const child of children) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
 
 /** An id that is safe in a fragment: letters, digits, `-` and `_`. */
 function slug(text) {
