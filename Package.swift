@@ -32,8 +32,10 @@ let package = Package(
         .executableTarget(
             name: "scribe",
             dependencies: [
+                "ScribeFlows",
                 "ScribeAPI",
                 "ScribeChat",
+                "ScribeDocuments",
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeWorker",
@@ -54,12 +56,6 @@ let package = Package(
         .target(
             name: "ScribeConfig",
             dependencies: [
-                "ScribeLLM",
-                "ScribeOCR",
-                "ScribeQueue",
-                "ScribeStore",
-                "ScribePostgres",
-                "ScribeWorker",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -110,10 +106,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "ScribeWorker",
+            name: "ScribeFlows",
             dependencies: [
                 "ScribeChat",
+                "ScribeDocuments",
                 "ScribeLLM",
+                "ScribePostgres",
+                "ScribeQueue",
+                "ScribeStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScribeWorker",
+            dependencies: [
+                "ScribeFlows",
+                "ScribeChat",
+                "ScribeLLM",
+                "ScribeDocuments",
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
@@ -141,9 +154,9 @@ let package = Package(
             dependencies: [
                 "ScribeChat",
                 "ScribeLLM",
-                "ScribeOCR",
+                "ScribeDocuments",
+                "ScribeFlows",
                 "ScribeQueue",
-                "ScribeWorker",
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "ScribeStore",
@@ -163,9 +176,14 @@ let package = Package(
             providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]
         ),
         .target(
+            name: "ScribeDocuments",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ScribeOCR",
             dependencies: [
                 "CTesseract",
+                "ScribeDocuments",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -187,6 +205,8 @@ let package = Package(
         .target(
             name: "ScribeTestSupport",
             dependencies: [
+                "ScribeFlows",
+                "ScribeQueue",
                 "ScribeAPI",
                 "ScribeChat",
                 "ScribeLLM",
@@ -219,16 +239,19 @@ let package = Package(
         ),
         .testTarget(
             name: "ScribeOCRTests",
-            dependencies: ["ScribeOCR", "CTesseract", "ScribeTestSupport"],
+            dependencies: ["ScribeDocuments",
+                "ScribeOCR", "CTesseract", "ScribeTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ScribeWorkerTests",
             dependencies: [
+                "ScribeFlows",
                 "ScribeAPI",
                 "ScribeChat",
                 "ScribeLLM",
                 "ScribeLLMTesting",
+                "ScribeDocuments",
                 "ScribeOCR",
                 "ScribeQueue",
                 "ScribeStore",
@@ -268,6 +291,8 @@ let package = Package(
         .testTarget(
             name: "ScribeAPITests",
             dependencies: [
+                "ScribeFlows",
+                "ScribeQueue",
                 "ScribeAPI",
                 "ScribeLLM",
                 "ScribeLLMTesting",

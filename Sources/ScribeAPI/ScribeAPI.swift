@@ -1,32 +1,33 @@
 import Hummingbird
 import Logging
 import ScribeChat
-import ScribeQueue
 import ScribePostgres
 import ScribeStore
-import ScribeWorker
+import ScribeFlows
 
-/// What the HTTP API needs to serve requests.
+/// What the HTTP API needs to serve requests. The flows come built (by
+/// `scribe`, or a test): the API only speaks HTTP to them.
 public struct APIDependencies: Sendable {
     public var store: Store
     public var tokens: AccessTokens
-    public var responder: ChatResponder
+    /// The web chat (`POST /v1/chat`), counted against the web's daily limit.
+    public var chat: ChatFlow
+    /// The bots' chat (`POST /v1/chat/send`): a shorter history, the bots' daily limit.
+    public var botChat: ChatFlow
+    /// Where uploads are enqueued and their stories read.
+    public var files: FileFlow
     /// bcrypt cost for new password hashes.
     public var bcryptCost: UInt8
     /// The largest JSON body accepted, in bytes.
     public var maxJSONBodyBytes: Int
     /// Upload limits.
     public var uploads: UploadLimits
-    /// Where uploads are enqueued and their stories read.
-    public var files: FileFlow
     /// Tokens that open one conversation's event stream from a browser.
     public var streamTokens: StreamTokens
     /// This process's fan-out of conversation events (run it as a service, after the application).
     public var events: EventHub
     /// The folder of the web app's static files, served at `/` (nil: no page).
     public var webRoot: String?
-    /// Answers bots' messages (`POST /v1/chat/send`) with their shorter history.
-    public var serviceResponder: ChatResponder
     /// Daily requests and files in flight per person.
     public var limits: RequestLimits
     /// How failed logins are slowed down and stopped.
@@ -41,30 +42,31 @@ public struct APIDependencies: Sendable {
         tokens: AccessTokens,
         streamTokens: StreamTokens,
         events: EventHub,
-        responder: ChatResponder,
+        chat: ChatFlow,
+        botChat: ChatFlow,
+        files: FileFlow,
         bcryptCost: UInt8,
         maxJSONBodyBytes: Int,
         uploads: UploadLimits,
         webRoot: String? = nil,
-        serviceResponder: ChatResponder? = nil,
         limits: RequestLimits = RequestLimits(),
         loginThrottle: LoginThrottlePolicy = LoginThrottlePolicy(),
         http: HTTPPolicy = HTTPPolicy()
     ) {
+        self.store = store
+        self.tokens = tokens
+        self.streamTokens = streamTokens
+        self.events = events
+        self.chat = chat
+        self.botChat = botChat
+        self.files = files
+        self.bcryptCost = bcryptCost
+        self.maxJSONBodyBytes = maxJSONBodyBytes
+        self.uploads = uploads
         self.webRoot = webRoot
-        self.serviceResponder = serviceResponder ?? responder
         self.limits = limits
         self.loginThrottle = loginThrottle
         self.http = http
-        self.streamTokens = streamTokens
-        self.events = events
-        self.uploads = uploads
-        self.store = store
-        self.tokens = tokens
-        self.responder = responder
-        self.bcryptCost = bcryptCost
-        self.maxJSONBodyBytes = maxJSONBodyBytes
-        self.files = FileFlow(store: store, queue: JobQueue(database: store.database, logger: Logger(label: "scribe.queue")))
     }
 }
 
@@ -108,15 +110,14 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(store: dependencies.store).addRoutes(to: authenticated)
-    ChatController(store: dependencies.store, responder: dependencies.responder, dailyLimit: dependencies.limits.webDailyRequests)
-        .addRoutes(to: authenticated)
+    ChatController(flow: dependencies.chat).addRoutes(to: authenticated)
     UploadController(flow: dependencies.files, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)
     events.addPrivateRoutes(to: authenticated)
 
     let bots = v1.group().add(middleware: ServiceKeyAuthenticator(store: dependencies.store, scope: "chat"))
     ServiceChatController(
         store: dependencies.store,
-        chat: ChatController(store: dependencies.store, responder: dependencies.serviceResponder, dailyLimit: dependencies.limits.botDailyRequests)
+        chat: ChatController(flow: dependencies.botChat)
     ).addRoutes(to: bots)
     return router
 }

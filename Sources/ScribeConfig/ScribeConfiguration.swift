@@ -1,9 +1,5 @@
 import Foundation
 import Logging
-import ScribeLLM
-import ScribeOCR
-import ScribeQueue
-import ScribeWorker
 
 /// Everything Scribe reads from its environment (12-factor), with defaults for a local run.
 ///
@@ -14,7 +10,7 @@ public struct ScribeConfiguration: Sendable {
         /// The offline extractive summariser: no network, no key.
         case extractive
         /// An OpenAI-compatible Chat Completions endpoint.
-        case chatCompletions(ChatCompletionsClient.Configuration)
+        case chatCompletions(LLMEndpoint)
     }
 
     /// `DATABASE_URL`.
@@ -61,7 +57,7 @@ public struct ScribeConfiguration: Sendable {
     /// `JOB_MAX_ATTEMPTS`: attempts per job before it is `failed`.
     public var jobMaxAttempts: Int
     /// `WORKER_*`, `JOB_*`: how worker processes run jobs.
-    public var worker: QueueWorkerConfiguration
+    public var worker: WorkerSettings
     /// How often an event stream is sent a heartbeat comment.
     public var eventHeartbeat: Duration
     /// How long conversation events are kept for streams to resume from.
@@ -70,7 +66,7 @@ public struct ScribeConfiguration: Sendable {
     /// `answer` queue's slots in a worker and the LLM client's connections.
     public var llmConcurrency: Int
     /// `OCR_*`, `PDF_RENDER_DPI`, `TESSDATA_PREFIX`: the OCR engines.
-    public var ocr: OCRConfiguration
+    public var ocr: OCRSettings
     /// `BOT_HISTORY_MESSAGES`: earlier messages a bot's answer sees.
     public var botHistoryMessages: Int
     /// Requests per UTC day per person, by channel (nil: no limit):
@@ -143,13 +139,8 @@ public struct ScribeConfiguration: Sendable {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let engines = try env.integer("OCR_ENGINES", default: cores, in: 1...256)
         llmConcurrency = try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
-        // Each queue has its own slots: the file flow's stages (OCR on the
-        // engines, LLM calls up to LLM_CONCURRENCY), and `default` for any
-        // other background work.
-        let queues = ["default": try env.integer("WORKER_CONCURRENCY", default: cores, in: 1...1024)]
-            .merging(FileFlow.queues(ocrEngines: engines, llmConcurrency: llmConcurrency)) { first, _ in first }
-        worker = QueueWorkerConfiguration(
-            queues: queues,
+        worker = WorkerSettings(
+            defaultQueueConcurrency: try env.integer("WORKER_CONCURRENCY", default: cores, in: 1...1024),
             leaseDuration: .seconds(try env.integer("JOB_LEASE_SECONDS", default: 30, in: 1...86_400)),
             pollInterval: .milliseconds(try env.integer("WORKER_POLL_INTERVAL_MS", default: 2000, in: 10...3_600_000)),
             rescueInterval: .milliseconds(try env.integer("WORKER_RESCUE_INTERVAL_MS", default: 5000, in: 100...3_600_000)),
@@ -160,7 +151,7 @@ public struct ScribeConfiguration: Sendable {
             payloadRetention: .seconds(try env.integer("JOB_PAYLOAD_RETENTION_SECONDS", default: 0, in: 0...31_536_000)),
             jobRetention: .seconds(try env.integer("JOB_RETENTION_SECONDS", default: 604_800, in: 60...315_360_000))
         )
-        ocr = OCRConfiguration(
+        ocr = OCRSettings(
             languages: env["OCR_LANGUAGES"] ?? "eng+rus",
             tessdataPath: env["TESSDATA_PREFIX"],
             engineCount: engines,
@@ -245,13 +236,18 @@ public struct ScribeConfiguration: Sendable {
         guard let parsed = URL(string: baseURL), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
             throw ConfigurationError("LLM_BASE_URL", "must be an http(s) URL of the API root, including /v1 (e.g. https://api.mistral.ai/v1).")
         }
-        var configuration = ChatCompletionsClient.Configuration(baseURL: baseURL, apiKey: apiKey, model: model)
-        configuration.maxTokens = try env.optionalInteger("LLM_MAX_TOKENS", in: 1...1_000_000)
-        configuration.attemptTimeout = .milliseconds(try env.integer("LLM_TIMEOUT_MS", default: 60_000, in: 100...3_600_000))
-        configuration.totalTimeout = .milliseconds(try env.integer("LLM_TOTAL_TIMEOUT_MS", default: 120_000, in: 100...3_600_000))
-        configuration.maxAttempts = try env.integer("LLM_MAX_ATTEMPTS", default: 4, in: 1...20)
-        configuration.maxConnections = try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
-        return .chatCompletions(configuration)
+        return .chatCompletions(
+            LLMEndpoint(
+                baseURL: baseURL,
+                apiKey: apiKey,
+                model: model,
+                maxTokens: try env.optionalInteger("LLM_MAX_TOKENS", in: 1...1_000_000),
+                attemptTimeout: .milliseconds(try env.integer("LLM_TIMEOUT_MS", default: 60_000, in: 100...3_600_000)),
+                totalTimeout: .milliseconds(try env.integer("LLM_TOTAL_TIMEOUT_MS", default: 120_000, in: 100...3_600_000)),
+                maxAttempts: try env.integer("LLM_MAX_ATTEMPTS", default: 4, in: 1...20),
+                maxConnections: try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
+            )
+        )
     }
 }
 

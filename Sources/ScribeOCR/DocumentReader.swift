@@ -1,21 +1,4 @@
-/// The text read from a document, and how it was obtained.
-public struct RecognisedDocument: Sendable, Equatable {
-    /// The document's text; PDF pages are separated by a blank line.
-    public var text: String
-    /// How each page was read, in page order.
-    public var pages: [PageReading]
-
-    /// The number of pages in the document (1 for an image or a text file).
-    public var pageCount: Int { pages.count }
-    /// How many of those pages went through OCR (0 for text and text-layer PDF pages).
-    public var ocrPageCount: Int { pages.count { $0.source == .ocr } }
-
-    /// Creates a result.
-    public init(text: String, pages: [PageReading]) {
-        self.text = text
-        self.pages = pages
-    }
-}
+import ScribeDocuments
 
 /// The text of one picture and how it was read.
 public struct RecognisedPage: Sendable, Equatable {
@@ -57,7 +40,7 @@ public struct DocumentReader: Sendable {
         let document: RecognisedDocument
         switch kind {
         case .plainText:
-            document = Self.plainText(bytes)
+            document = RecognisedDocument.plainText(bytes)
         case .pdf:
             document = try await PDFReader(pool: pool, configuration: configuration).read(bytes, progress: progress)
         case .png, .jpeg, .tiff, .webp, .gif, .bmp:
@@ -69,28 +52,5 @@ public struct DocumentReader: Sendable {
         guard !document.text.trimmedWhitespace.isEmpty else { throw .empty }
         pool.metrics.read(document)
         return document
-    }
-}
-
-extension DocumentReader {
-    /// A plain-text file as a document: its UTF-8 text without a byte-order
-    /// mark. Needs no engine, so the API can read it at upload.
-    public static func plainText(_ bytes: some Collection<UInt8>) -> RecognisedDocument {
-        var text = String(decoding: bytes, as: UTF8.self)
-        if text.first == "\u{FEFF}" { text.removeFirst() }
-        return RecognisedDocument(text: text, pages: [PageReading(number: 1, source: .plainText)])
-    }
-}
-
-extension String {
-    /// Whether the string has nothing but whitespace.
-    public var isBlank: Bool { allSatisfy(\.isWhitespace) }
-
-    /// The string without leading and trailing whitespace and newlines.
-    var trimmedWhitespace: String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }),
-              let last = lastIndex(where: { !$0.isWhitespace })
-        else { return "" }
-        return String(self[first...last])
     }
 }

@@ -1,3 +1,4 @@
+import ScribeDocuments
 /// The EXIF Orientation tag (0x0112): how the stored pixels must be turned
 /// and mirrored to show the picture the way the camera held it.
 ///

@@ -1,3 +1,4 @@
+import ScribeDocuments
 import Synchronization
 
 /// The free list of engines and the queue of tasks waiting for one.

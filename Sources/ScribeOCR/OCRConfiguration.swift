@@ -1,3 +1,4 @@
+import ScribeDocuments
 import NIOCore
 
 /// How Scribe runs OCR: languages, engine count and the limits that keep one

@@ -1,3 +1,4 @@
+import ScribeDocuments
 #if canImport(Glibc)
 import Glibc
 #endif

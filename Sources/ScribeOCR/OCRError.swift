@@ -1,3 +1,4 @@
+import ScribeDocuments
 /// Why a document could not be read, with a sentence a person can read.
 ///
 /// Messages never contain the file's bytes or recognised text, so they are

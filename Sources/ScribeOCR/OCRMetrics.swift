@@ -1,3 +1,4 @@
+import ScribeDocuments
 import Metrics
 
 /// What the OCR engines record, through swift-metrics (the process chooses

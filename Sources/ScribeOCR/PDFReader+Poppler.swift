@@ -1,3 +1,4 @@
+import ScribeDocuments
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,3 +1,4 @@
+import ScribeDocuments
 /// Reads a PDF with poppler's command-line tools (`pdfinfo`, `pdftotext`,
 /// `pdfimages`, `pdftoppm` from poppler-utils): the text layer first, and OCR
 /// only for pages that have none (scans).

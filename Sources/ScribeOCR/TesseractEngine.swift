@@ -1,3 +1,4 @@
+import ScribeDocuments
 import CTesseract
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -19,8 +19,6 @@ public struct QueueWorkerConfiguration: Sendable {
     /// Backoff between attempts: full jitter over `base · 2^(attempt-1)`, capped.
     public var retryBase: Duration
     public var retryCap: Duration
-    /// How long a succeeded job keeps its upload bytes (zero drops them on success).
-    public var payloadRetention: Duration
     /// How long finished jobs are kept before they are deleted.
     public var jobRetention: Duration
 
@@ -33,7 +31,6 @@ public struct QueueWorkerConfiguration: Sendable {
         jobTimeout: Duration = .seconds(900),
         retryBase: Duration = .seconds(1),
         retryCap: Duration = .seconds(300),
-        payloadRetention: Duration = .zero,
         jobRetention: Duration = .seconds(7 * 24 * 3600)
     ) {
         self.queues = queues.mapValues { max(1, $0) }
@@ -44,7 +41,6 @@ public struct QueueWorkerConfiguration: Sendable {
         self.jobTimeout = jobTimeout
         self.retryBase = retryBase
         self.retryCap = retryCap
-        self.payloadRetention = payloadRetention
         self.jobRetention = jobRetention
     }
 

@@ -30,7 +30,7 @@ public enum MessageStatus: String, Sendable, Hashable, PostgresCodable {
     case queued, processing, done, failed
 }
 
-/// A file attached to a user message (its bytes live in the job, not here).
+/// A file attached to a user message (its bytes live in its upload, not here).
 public struct Attachment: Sendable, Hashable, Codable {
     public var filename: String
     public var contentType: String
@@ -148,8 +148,8 @@ public struct Message: Sendable, Hashable {
     public var role: MessageRole
     public var content: String
     public var status: MessageStatus
-    /// The step a message in progress is at (`ocr`, `llm`), if any.
-    public var stage: String?
+    /// The stage a message in progress is at, if any.
+    public var stage: Stage?
     /// A readable sentence when `status == .failed`.
     public var error: String?
     /// For an assistant message: the user message it answers.

@@ -10,7 +10,7 @@ extension Store {
         m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text
         """
 
-    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, String?, String?, UUID?, String, String, Date, Date, String?)
+    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, Stage?, String?, UUID?, String, String, Date, Date, String?)
 
 
     /// One page of a conversation's history, oldest first, as the JSON array
@@ -104,7 +104,7 @@ extension Store {
                 role: .user,
                 content: text,
                 status: .processing,
-                stage: "llm",
+                stage: .llm,
                 on: connection
             )
             if let dailyLimit {
@@ -120,7 +120,7 @@ extension Store {
         role: MessageRole,
         content: String,
         status: MessageStatus,
-        stage: String? = nil,
+        stage: Stage? = nil,
         replyTo: UUID? = nil,
         attachments: [Attachment] = [],
         metadata: MessageMetadata = MessageMetadata(),

@@ -41,7 +41,7 @@ extension Store {
                 role: .user,
                 content: text,
                 status: .processing,
-                stage: "llm",
+                stage: .llm,
                 on: connection
             )
             return StartedServiceChat(userID: userID, conversation: conversation, message: message, allowance: allowance)

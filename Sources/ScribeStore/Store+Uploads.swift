@@ -145,7 +145,7 @@ extension Store {
             role: .user,
             content: caption ?? "",
             status: .queued,
-            stage: knownText == nil ? "queued" : "llm",
+            stage: knownText == nil ? Stage.queued : .llm,
             attachments: [attachment],
             on: connection
         )
@@ -224,7 +224,7 @@ extension Store {
 
     /// Shows that the file's `stage` (`ocr`, `llm`) has begun: the message
     /// becomes `processing`. A message already done or failed is left alone.
-    public func startStage(_ stage: String, messageID: UUID) async throws {
+    public func startStage(_ stage: Stage, messageID: UUID) async throws {
         _ = try await withConnection { connection in
             try await connection.query(
                 """

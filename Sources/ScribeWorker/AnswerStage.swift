@@ -3,6 +3,7 @@ import PostgresNIO
 import ScribeChat
 import ScribeLLM
 import ScribeQueue
+import ScribeFlows
 import ScribePostgres
 import ScribeStore
 
@@ -11,7 +12,7 @@ import ScribeStore
 /// lease writes the assistant message and marks the file done, so each file
 /// gets exactly one answer however often the stage is retried or rescued.
 struct AnswerStage: JobHandler {
-    let kind = FileFlow.answer
+    let kind = Stage.llm.jobKind!
     let store: Store
     let queue: JobQueue
     let responder: ChatResponder
@@ -20,7 +21,7 @@ struct AnswerStage: JobHandler {
 
     func run(_ job: ClaimedJob) async throws -> JobCompletion {
         let args = try job.decodeArgs(UploadJobArgs.self)
-        try await store.startStage("llm", messageID: args.messageID)
+        try await store.startStage(.llm, messageID: args.messageID)
         guard let question = try await store.message(id: args.messageID) else {
             throw JobError.permanent("the job's message is gone", userMessage: "The message was deleted.")
         }

@@ -1,5 +1,7 @@
 import PostgresNIO
+import ScribeDocuments
 import ScribeOCR
+import ScribeFlows
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
@@ -9,14 +11,14 @@ import ScribeStore
 /// and enqueues the `answer` stage. A worker that lost its lease writes
 /// nothing, and the `answer` job exists exactly when the checkpoint does.
 struct OCRStage: JobHandler {
-    let kind = FileFlow.ocr
+    let kind = Stage.ocr.jobKind!
     let store: Store
     let queue: JobQueue
     let reader: DocumentReader
 
     func run(_ job: ClaimedJob) async throws -> JobCompletion {
         let args = try job.decodeArgs(UploadJobArgs.self)
-        try await store.startStage("ocr", messageID: args.messageID)
+        try await store.startStage(.ocr, messageID: args.messageID)
         guard let upload = try await store.upload(id: args.uploadID) else {
             throw JobError.permanent("the upload is gone", userMessage: "The file was deleted.")
         }
@@ -33,8 +35,8 @@ struct OCRStage: JobHandler {
     /// writes nothing) when the lease no longer holds.
     func record(_ job: ClaimedJob, upload: UploadRecord, args: UploadJobArgs, document: RecognisedDocument) async throws {
         let next = try NewJob(
-            kind: FileFlow.answer,
-            queue: FileFlow.answer,
+            kind: Stage.llm.jobKind!,
+            queue: Stage.llm.jobKind!,
             args: args,
             maxAttempts: job.maxAttempts,
             fairnessKey: upload.userID.uuidString.lowercased(),
@@ -50,7 +52,7 @@ struct OCRStage: JobHandler {
                 on: connection
             )
             try await queue.enqueue(next, on: connection)
-            try await queue.notify([FileFlow.answer], on: connection)
+            try await queue.notify([Stage.llm.jobKind!], on: connection)
         }
     }
 

@@ -1,6 +1,8 @@
 import Logging
 import ScribeChat
+import ScribeDocuments
 import ScribeOCR
+import ScribeFlows
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
@@ -15,25 +17,29 @@ public enum WorkerServices {
     ///
     /// - Parameters:
     ///   - configuration: The queues with their slots, leases, retries, retention.
+    ///   - payloadRetention: How long an answered upload keeps its bytes (zero: dropped with the answer).
     ///   - store: The store over the running database.
     ///   - reader: Reads uploads (OCR engines, PDF limits).
     ///   - responder: Answers a file's message with the LLM.
     ///   - logger: The worker's logger.
     public static func make(
         configuration: QueueWorkerConfiguration,
+        payloadRetention: Duration = .zero,
         store: Store,
         reader: DocumentReader,
         responder: ChatResponder,
         logger: Logger
     ) -> [any Service] {
         let queue = JobQueue(database: store.database, logger: logger)
-        let files = FileFlow(store: store, queue: queue)
-        let handlers = files.handlers(reader: reader, responder: responder, dropPayloadOnSuccess: configuration.payloadRetention == .zero)
+        let handlers: [any JobHandler] = [
+            OCRStage(store: store, queue: queue, reader: reader),
+            AnswerStage(store: store, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),
+        ]
         var services: [any Service] = [
             QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger)
         ]
-        if configuration.payloadRetention > .zero {
-            services.append(UploadPayloadPruner(store: store, retention: configuration.payloadRetention, logger: logger))
+        if payloadRetention > .zero {
+            services.append(UploadPayloadPruner(store: store, retention: payloadRetention, logger: logger))
         }
         return services
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ScribeDocuments
 import ScribeOCR
 
 /// `scribe ocr-bench`: reads files through Scribe's OCR engines, repeatedly,
@@ -26,7 +27,7 @@ struct OCRBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime.load(label: "scribe.ocr-bench")
-        var configuration = runtime.configuration.ocr
+        var configuration = runtime.configuration.ocrEngines
         if let engines { configuration.engineCount = engines }
         let documents = try files.map { path -> (name: String, bytes: [UInt8], kind: DocumentKind) in
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -31,7 +31,7 @@ extension Runtime {
         var services: [any Service] = [
             QueueGauges(
                 queue: JobQueue(database: store.database, logger: logger),
-                queues: configuration.worker.queues.keys.sorted(),
+                queues: configuration.queueWorker.queues.keys.sorted(),
                 timeout: configuration.databaseTimeout,
                 logger: logger
             )

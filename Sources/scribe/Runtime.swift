@@ -6,8 +6,10 @@ import PostgresNIO
 import Prometheus
 import ScribeAPI
 import ScribeChat
+import ScribeFlows
 import ScribeConfig
 import ScribeLLM
+import ScribeDocuments
 import ScribeOCR
 import ScribeQueue
 import ScribePostgres
@@ -70,7 +72,8 @@ struct Runtime {
         case .extractive:
             logger.notice("no LLM configured: answering with the offline extractive summariser")
             return LLM(provider: MeasuredLLMProvider(ExtractiveProvider()), httpClient: nil)
-        case .chatCompletions(let llm):
+        case .chatCompletions(let endpoint):
+            let llm = ChatCompletionsClient.Configuration(endpoint)
             logger.info("LLM configured", metadata: ["base_url": "\(llm.baseURL)", "model": "\(llm.model)"])
             let httpClient = ChatCompletionsClient.makeHTTPClient(for: llm)
             let client = ChatCompletionsClient(configuration: llm, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
@@ -101,7 +104,7 @@ struct Runtime {
     /// The OCR engines, created once for the process (shut the pool down when done).
     func makeOCRPool() throws -> OCREnginePool {
         do {
-            return try OCREnginePool(configuration: configuration.ocr, logger: Logger(label: "scribe.ocr"))
+            return try OCREnginePool(configuration: configuration.ocrEngines, logger: Logger(label: "scribe.ocr"))
         } catch {
             throw StartupError("Cannot start the OCR engines: \(error.message)")
         }
@@ -111,9 +114,10 @@ struct Runtime {
     /// and what runs beside it); see ``WorkerServices``.
     func makeWorkerServices(store: Store, provider: any LLMProvider, ocr: OCREnginePool) -> [any Service] {
         WorkerServices.make(
-            configuration: configuration.worker,
+            configuration: configuration.queueWorker,
+            payloadRetention: configuration.worker.payloadRetention,
             store: store,
-            reader: DocumentReader(pool: ocr, configuration: configuration.ocr),
+            reader: DocumentReader(pool: ocr, configuration: configuration.ocrEngines),
             responder: makeResponder(store: store, provider: provider),
             logger: Logger(label: "scribe.worker")
         )
@@ -189,7 +193,13 @@ struct Runtime {
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
             streamTokens: await StreamTokens(secret: jwtSecret),
             events: events,
-            responder: responder,
+            chat: ChatFlow(store: store, responder: responder, dailyLimit: configuration.webDailyRequestLimit),
+            botChat: ChatFlow(
+                store: store,
+                responder: responder.withHistory(maxMessages: configuration.botHistoryMessages),
+                dailyLimit: configuration.botDailyRequestLimit
+            ),
+            files: FileFlow(store: store, queue: JobQueue(database: store.database, logger: Logger(label: "scribe.queue"))),
             bcryptCost: configuration.bcryptCost,
             maxJSONBodyBytes: configuration.maxJSONBodyBytes,
             uploads: UploadLimits(
@@ -199,7 +209,6 @@ struct Runtime {
                 jobMaxAttempts: configuration.jobMaxAttempts
             ),
             webRoot: configuration.webRoot,
-            serviceResponder: responder.withHistory(maxMessages: configuration.botHistoryMessages),
             limits: RequestLimits(
                 webDailyRequests: configuration.webDailyRequestLimit,
                 botDailyRequests: configuration.botDailyRequestLimit,

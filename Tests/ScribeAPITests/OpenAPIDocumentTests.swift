@@ -3,6 +3,8 @@ import HTTPTypes
 import Hummingbird
 import ScribeAPI
 import ScribeChat
+import ScribeFlows
+import ScribeQueue
 import ScribeLLM
 import ScribePostgres
 import ScribeStore
@@ -132,12 +134,15 @@ import Testing
     static func router() async throws -> Router<ScribeRequestContext> {
         let database = Database(url: try DatabaseURL("postgres://scribe@127.0.0.1:1/unused"), logger: TestDatabase.logger)
         let store = Store(database: database, logger: TestDatabase.logger)
+        let responder = ChatResponder(store: store, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100))
         var dependencies = APIDependencies(
             store: store,
             tokens: await AccessTokens(secret: testSecret, lifetime: .seconds(60)),
             streamTokens: await StreamTokens(secret: testSecret),
             events: EventHub(store: store, logger: TestDatabase.logger),
-            responder: ChatResponder(store: store, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100)),
+            chat: ChatFlow(store: store, responder: responder, dailyLimit: nil),
+            botChat: ChatFlow(store: store, responder: responder, dailyLimit: nil),
+            files: FileFlow(store: store, queue: JobQueue(database: database, logger: TestDatabase.logger)),
             bcryptCost: 4,
             maxJSONBodyBytes: 1024,
             uploads: UploadLimits(maxFileBytes: 1024, maxRequestBytes: 2048, maxFiles: 1, jobMaxAttempts: 1),

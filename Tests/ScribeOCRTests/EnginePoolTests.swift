@@ -1,4 +1,5 @@
 import Foundation
+import ScribeDocuments
 import ScribeOCR
 import ScribeTestSupport
 import Testing

@@ -1,4 +1,5 @@
 import CTesseract
+import ScribeDocuments
 import ScribeOCR
 import ScribeTestSupport
 import Testing

@@ -1,3 +1,4 @@
+import ScribeDocuments
 import ScribeOCR
 import ScribeTestSupport
 import Testing

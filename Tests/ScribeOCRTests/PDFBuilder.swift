@@ -1,3 +1,4 @@
+import ScribeDocuments
 import CTesseract
 import Foundation
 import ScribeTestSupport

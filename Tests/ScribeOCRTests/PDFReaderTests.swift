@@ -1,3 +1,4 @@
+import ScribeDocuments
 import ScribeTestSupport
 @testable import ScribeOCR
 import Testing

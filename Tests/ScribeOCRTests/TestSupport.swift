@@ -1,5 +1,6 @@
 import CTesseract
 import Foundation
+import ScribeDocuments
 import ScribeOCR
 import ScribeTestSupport
 import Testing

@@ -1,3 +1,4 @@
+import ScribeDocuments
 import CTesseract
 @testable import ScribeOCR
 import ScribeTestSupport

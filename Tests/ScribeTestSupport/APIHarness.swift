@@ -7,6 +7,8 @@ import NIOCore
 import PostgresNIO
 import ScribeAPI
 import ScribeChat
+import ScribeFlows
+import ScribeQueue
 import ScribeLLM
 import ScribePostgres
 import ScribeStore
@@ -48,12 +50,13 @@ public func withAPI(
         tokens: tokens,
         streamTokens: await StreamTokens(secret: testSecret),
         events: events,
-        responder: responder,
+        chat: ChatFlow(store: store, responder: responder, dailyLimit: limits.webDailyRequests),
+        botChat: ChatFlow(store: store, responder: responder.withHistory(maxMessages: botHistoryMessages), dailyLimit: limits.botDailyRequests),
+        files: FileFlow(store: store, queue: JobQueue(database: postgres, logger: TestDatabase.logger)),
         bcryptCost: 4,
         maxJSONBodyBytes: 64 * 1024,
         uploads: uploads,
         webRoot: webRoot,
-        serviceResponder: responder.withHistory(maxMessages: botHistoryMessages),
         limits: limits,
         loginThrottle: loginThrottle,
         http: http

@@ -4,6 +4,7 @@ import PostgresNIO
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
+import ScribeFlows
 import ScribeTestSupport
 @testable import ScribeWorker
 import Testing
@@ -34,14 +35,14 @@ import Testing
             }
             // One of the busy user's files is running already when the lone file arrives.
             let queue = store.queue
-            let first = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let first = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(try Self.upload(of: first) == backlog[0].uploadID)
             let single = try await store.files.enqueue(
                 userID: lone.id, conversationID: loneChat.id, caption: nil, files: Self.files(1, "lone"), idempotencyKey: nil, maxAttempts: 5
             )
 
             var order: [UUID] = []
-            while let job = try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first {
+            while let job = try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first {
                 order.append(try Self.upload(of: job))
             }
             // The lone file is next: it waits for none of the busy user's 99 queued files

@@ -1,6 +1,7 @@
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
+import ScribeFlows
 import ScribeTestSupport
 import ScribeWorker
 

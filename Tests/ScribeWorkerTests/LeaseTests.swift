@@ -3,10 +3,12 @@ import NIOCore
 import PostgresNIO
 import ScribeChat
 import ScribeLLM
+import ScribeDocuments
 import ScribeOCR
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
+import ScribeFlows
 import ScribeTestSupport
 @testable import ScribeWorker
 import Testing
@@ -62,11 +64,11 @@ import Testing
     @Test func aSlowWorkerCannotCompleteAJobItsLeaseLost() async throws {
         try await Self.withQueuedJobs(1) { store, enqueued in
             let queue = store.queue
-            let slow = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+            let slow = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
             try await Task.sleep(for: .milliseconds(400))
             let rescued = try await queue.rescueExpiredLeases(then: Self.hook(store))
             #expect(rescued.requeued == 1)
-            let fast = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "fast", limit: 1, lease: .seconds(30)).first)
+            let fast = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "fast", limit: 1, lease: .seconds(30)).first)
             #expect(fast.lease.attempt == 2)
 
             let stage = Self.answerStage(store)
@@ -110,11 +112,11 @@ import Testing
 
     static func checkpointUnderLease(_ stage: OCRStage, _ store: Store, _ enqueued: [EnqueuedUpload]) async throws {
         let queue = store.queue
-        #expect(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "an image starts at ocr")
-        let slow = try #require(try await queue.claim(queue: FileFlow.ocr, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+        #expect(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "an image starts at ocr")
+        let slow = try #require(try await queue.claim(queue: Stage.ocr.jobKind!, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
         try await Task.sleep(for: .milliseconds(400))
         _ = try await queue.rescueExpiredLeases(then: Self.hook(store))
-        let fast = try #require(try await queue.claim(queue: FileFlow.ocr, workerID: "fast", limit: 1, lease: .seconds(30)).first)
+        let fast = try #require(try await queue.claim(queue: Stage.ocr.jobKind!, workerID: "fast", limit: 1, lease: .seconds(30)).first)
 
         let upload = try #require(try await store.upload(id: enqueued[0].uploadID))
         let args = try slow.decodeArgs(UploadJobArgs.self)
@@ -124,12 +126,12 @@ import Testing
         #expect(try await store.message(id: enqueued[0].messageID)?.documentText == nil, "no checkpoint from a lost lease")
 
         try await stage.record(fast, upload: upload, args: args, document: document)
-        let answer = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+        let answer = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first)
         #expect(try answer.decodeArgs(UploadJobArgs.self).uploadID == upload.id)
         #expect(try await store.upload(id: upload.id)?.answerJobID == answer.lease.jobID)
         let message = try #require(try await store.message(id: enqueued[0].messageID))
         #expect(message.documentText == "recognised")
-        #expect(message.stage == "llm")
+        #expect(message.stage == .llm)
         #expect(message.attachments.first?.pages == 1)
     }
 
@@ -137,11 +139,11 @@ import Testing
         try await Self.withQueuedJobs(1, maxAttempts: 2) { store, enqueued in
             let queue = store.queue
             for _ in 0..<2 {
-                #expect(try await queue.claim(queue: FileFlow.answer, workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
+                #expect(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
                 try await Task.sleep(for: .milliseconds(120))
                 _ = try await queue.rescueExpiredLeases(then: Self.hook(store))
             }
-            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
+            #expect(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
             let messageID = try #require(enqueued.first?.messageID)
             let message = try #require(try await store.message(id: messageID))
             #expect(message.status == .failed)
@@ -152,11 +154,11 @@ import Testing
     @Test func handingBackDoesNotSpendAnAttempt() async throws {
         try await Self.withQueuedJobs(2) { store, enqueued in
             let queue = store.queue
-            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
-            try await store.startStage("llm", messageID: enqueued[0].messageID)
+            #expect(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
+            try await store.startStage(.llm, messageID: enqueued[0].messageID)
             #expect(try await queue.handBack(workerID: "deploying", then: Self.hook(store)) == 2)
             #expect(try await store.message(id: enqueued[0].messageID)?.status == .queued, "its message waits again")
-            let again = try await queue.claim(queue: FileFlow.answer, workerID: "next", limit: 2, lease: .seconds(30))
+            let again = try await queue.claim(queue: Stage.llm.jobKind!, workerID: "next", limit: 2, lease: .seconds(30))
             #expect(again.map(\.lease.attempt) == [1, 1])
         }
     }
@@ -167,7 +169,7 @@ import Testing
             let claims = try await withThrowingTaskGroup(of: [UUID].self) { group in
                 for worker in 0..<8 {
                     group.addTask {
-                        try await queue.claim(queue: FileFlow.answer, workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
+                        try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
                     }
                 }
                 return try await group.reduce(into: [UUID]()) { $0 += $1 }
@@ -180,22 +182,22 @@ import Testing
     @Test func retriesWaitTheirBackoffAndKeepTheCheckpoint() async throws {
         try await Self.withQueuedJobs(1) { store, enqueued in
             let queue = store.queue
-            let first = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let first = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first)
             let failure = JobError.retryable("llm 503", userMessage: "busy")
             let beforeFailure = Date()
             #expect(try await queue.recordFailure(first.lease, error: failure, delay: .seconds(3), then: Self.hook(store)) == .available)
             let afterFailure = Date()
-            #expect(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
+            #expect(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
             let runAt = try #require(try await queue.jobs(ids: [first.lease.jobID]).first?.runAt)
             // The backoff counts from the failure's own statement, however long the checks around it take.
             #expect(runAt.timeIntervalSince(beforeFailure) > 2.9, "run_at is the backoff away: \(runAt) after \(beforeFailure)")
             #expect(runAt.timeIntervalSince(afterFailure) < 3.1, "run_at is the backoff away: \(runAt) after \(afterFailure)")
             try await Task.sleep(for: .seconds(max(0, runAt.timeIntervalSinceNow) + 0.2))
-            let second = try #require(try await queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let second = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(second.lease.attempt == 2)
             let message = try #require(try await store.message(id: enqueued[0].messageID))
             #expect(message.status == .queued)
-            #expect(message.stage == "llm")
+            #expect(message.stage == .llm)
             #expect(message.documentText == "file 0", "a text file's text is its checkpoint")
             let job = try #require(try await queue.jobs(ids: [second.lease.jobID]).first)
             #expect(job.errors.map(\.error) == ["llm 503"])
@@ -214,8 +216,8 @@ import Testing
             )
             // A synchronous chat whose answer never came, and the upload's claimed job.
             let chat = try await store.startChat(userID: owner, conversationID: conversation, text: "hello?", newTitle: "t")
-            _ = try await store.queue.claim(queue: FileFlow.answer, workerID: "w", limit: 1, lease: .seconds(60))
-            try await store.startStage("llm", messageID: enqueued[0].messageID)
+            _ = try await store.queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(60))
+            try await store.startStage(.llm, messageID: enqueued[0].messageID)
             try await store.database.client.query(
                 "UPDATE messages SET updated_at = now() - interval '10 minutes' WHERE conversation_id = \(conversation)"
             )

@@ -3,17 +3,19 @@ import Logging
 import ScribeAPI
 import ScribeChat
 import ScribeLLM
+import ScribeDocuments
 import ScribeOCR
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
+import ScribeFlows
 import ScribeTestSupport
 import ScribeWorker
 import ServiceLifecycle
 
 /// Queue settings that make tests quick: short leases, fast polls and retries.
 let fastQueue = QueueWorkerConfiguration(
-    queues: ["default": 2, FileFlow.ocr: 1, FileFlow.answer: 4],
+    queues: ["default": 2, Stage.ocr.jobKind!: 1, Stage.llm.jobKind!: 4],
     leaseDuration: .seconds(5),
     pollInterval: .milliseconds(200),
     rescueInterval: .milliseconds(200),

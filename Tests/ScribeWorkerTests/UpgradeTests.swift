@@ -4,6 +4,7 @@ import NIOCore
 import PostgresNIO
 import ScribeChat
 import ScribeLLM
+import ScribeDocuments
 import ScribeOCR
 import ScribeQueue
 import ScribePostgres

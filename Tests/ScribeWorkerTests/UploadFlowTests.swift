@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ScribeLLM
 import ScribeLLMTesting
+import ScribeDocuments
 import ScribeOCR
 import ScribeTestSupport
 import Testing

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import Logging
 import ScribeChat
+import ScribeFlows
 import ScribeLLM
 import ScribePostgres
 import ScribeStore
@@ -14,11 +15,8 @@ import ScribeStore
 /// user message is kept as `failed` with a readable error and the response is
 /// a 502, 503 or 504 JSON error: never a hang, never a half-written answer.
 struct ChatController {
-    let store: Store
-    let responder: ChatResponder
-    /// Requests per UTC day each person may make (counted when a chat
-    /// starts, given back when it cannot be answered); nil: no limit.
-    let dailyLimit: Int?
+    /// Stores the message, asks the LLM, stores the answer or the failure.
+    let flow: ChatFlow
 
     /// The longest text accepted in one message, in characters.
     static let maxTextLength = 100_000
@@ -41,15 +39,9 @@ struct ChatController {
             throw APIError.invalid("text", code: "text_too_long", "'text' must be at most \(Self.maxTextLength) characters.")
         }
 
-        let started: StartedChat
+        let started: ChatFlow.Started
         do {
-            started = try await store.startChat(
-                userID: user.id,
-                conversationID: input.conversationId,
-                text: text,
-                newTitle: Self.title(from: text),
-                dailyLimit: dailyLimit
-            )
+            started = try await flow.start(userID: user.id, conversationID: input.conversationId, text: text)
         } catch let error as StoreError where error.code == .notFound {
             throw APIError.notFound("Conversation")
         }
@@ -59,58 +51,25 @@ struct ChatController {
         return try await answer(started, logger: context.logger).response(from: request, context: context)
     }
 
-    typealias StartedChat = (conversation: Conversation, message: Message)
-
-    /// Asks the LLM (telling `onDelta` each piece when streaming) and stores
-    /// the answer; on failure the user message is kept `failed` with a
-    /// readable error, it is given back to the day's count (when counted),
-    /// and the error thrown is the API's.
-    func answer(_ started: StartedChat, logger: Logger, onDelta: AnswerDeltas? = nil) async throws -> ChatResponse {
-        let completion: ChatCompletion
+    /// Answers through the flow (telling `onDelta` each piece when
+    /// streaming); an LLM failure is thrown as the API's error, whose
+    /// message is the one the failed user message shows.
+    func answer(_ started: ChatFlow.Started, logger: Logger, onDelta: AnswerDeltas? = nil) async throws -> ChatResponse {
+        let answered: ChatFlow.Answered
         do {
-            if let onDelta {
-                completion = try await responder.answer(started.message, onDelta: onDelta)
-            } else {
-                completion = try await responder.answer(started.message)
-            }
+            answered = try await flow.answer(started, logger: logger, onDelta: onDelta)
         } catch let error as DatabaseError {
-            // The database went away while the prompt was gathered: say so, and mark
-            // the message failed if it can still be written.
-            _ = try? await store.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
-            await giveBack(started, logger: logger)
+            throw error
+        } catch let error as StoreError {
             throw error
         } catch {
-            let failure = Self.failure(for: error)
-            logger.warning(
-                "chat answer failed",
-                metadata: ["message_id": "\(started.message.id)", "reason": "\(failure.code)", "error": "\(error)"]
-            )
-            try await store.failMessage(id: started.message.id, error: failure.message)
-            await giveBack(started, logger: logger)
-            throw failure
+            throw Self.failure(for: error)
         }
-
-        let stored = try await store.finishChat(
-            userMessageID: started.message.id,
-            conversationID: started.conversation.id,
-            answer: completion.content,
-            metadata: responder.metadata(for: completion)
-        )
         return ChatResponse(
             conversationId: started.conversation.id.lowercasedString,
-            userMessage: MessageResponse(stored.userMessage),
-            assistantMessage: MessageResponse(stored.assistantMessage)
+            userMessage: MessageResponse(answered.userMessage),
+            assistantMessage: MessageResponse(answered.assistantMessage)
         )
-    }
-
-    /// A message that was not answered does not count against the day.
-    private func giveBack(_ started: StartedChat, logger: Logger) async {
-        guard dailyLimit != nil else { return }
-        do {
-            try await store.refundDailyRequests(1, userID: started.conversation.userID)
-        } catch {
-            logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
-        }
     }
 
     /// What a streamed answer sends, in order.
@@ -124,7 +83,7 @@ struct ChatController {
     /// stored, or one `error` event. The answer is finished and stored even
     /// when the client goes away mid-way: the request's task waits for it and
     /// only stops writing.
-    func streamAnswer(to started: StartedChat, logger: Logger) -> Response {
+    func streamAnswer(to started: ChatFlow.Started, logger: Logger) -> Response {
         let body = ResponseBody { writer in
             let (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
             var connected = true
@@ -182,24 +141,14 @@ struct ChatController {
         (try? JSONSerialization.data(withJSONObject: object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    /// A conversation title from the first words of its first message.
-    static func title(from text: String) -> String {
-        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
-        let words = firstLine.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        guard words.count > 60 else { return words }
-        let cut = words.prefix(60)
-        let atWord = cut.lastIndex(of: " ").map { cut[..<$0] } ?? cut
-        return atWord + "…"
-    }
-
     /// The HTTP error for an LLM failure; its message is what the user message shows.
     static func failure(for error: any Error) -> APIError {
         guard let error = error as? LLMError else {
-            return APIError(.serviceUnavailable, code: "llm_unavailable", message: "The assistant could not answer; please try again.")
+            return APIError(.serviceUnavailable, code: "llm_unavailable", message: ChatFlow.failureSentence(for: error))
         }
-        // The message is what the failed user message shows, so it is the LLM
-        // error's own sentence for people; only the status and code are the API's.
-        let message = error.userMessage + " Please try again."
+        // The message is what the failed user message shows (the flow's
+        // sentence); only the status and code are the API's.
+        let message = ChatFlow.failureSentence(for: error)
         switch error.kind {
         case .timeout:
             return APIError(.gatewayTimeout, code: "llm_timeout", message: message)
@@ -210,10 +159,10 @@ struct ChatController {
             }
             return APIError(.serviceUnavailable, code: "llm_rate_limited", message: message, headers: headers)
         case .invalidResponse:
-            return APIError(.badGateway, code: "llm_bad_response", message: error.userMessage)
+            return APIError(.badGateway, code: "llm_bad_response", message: message)
         case .rejected:
             // The provider's own words stay in the log: they can echo request details.
-            return APIError(.badGateway, code: "llm_rejected", message: error.userMessage)
+            return APIError(.badGateway, code: "llm_rejected", message: message)
         default:
             if error.statusCode != nil {
                 return APIError(.badGateway, code: "llm_error", message: message)

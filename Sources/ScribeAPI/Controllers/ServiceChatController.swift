@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ScribePostgres
+import ScribeFlows
 import ScribeStore
 
 /// `POST /v1/chat/send`: a service (a bot, with its `X-API-KEY`) sends one
@@ -16,7 +17,7 @@ struct ServiceChatController {
     let store: Store
     /// Answers with the bots' shorter history and their daily limit.
     let chat: ChatController
-    var dailyLimit: Int? { chat.dailyLimit }
+    var dailyLimit: Int? { chat.flow.dailyLimit }
 
     struct SendRequest: Decodable {
         var telegramId: TelegramID?
@@ -88,7 +89,7 @@ struct ServiceChatController {
             limit: dailyLimit
         )
         // Not answered: the chat gives it back to the day's count.
-        let answered = try await chat.answer((started.conversation, started.message), logger: context.logger)
+        let answered = try await chat.answer(ChatFlow.Started(conversation: started.conversation, message: started.message), logger: context.logger)
         return SendResponse(
             response: answered.assistantMessage.content,
             remainingRequests: started.allowance?.remaining,

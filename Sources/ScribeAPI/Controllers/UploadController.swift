@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import ScribeOCR
+import ScribeDocuments
+import ScribeDocuments
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
-import ScribeWorker
+import ScribeFlows
 
 /// How much an upload may carry.
 public struct UploadLimits: Sendable {
@@ -219,7 +220,7 @@ struct JobResponse: ResponseEncodable {
         state = current?.state.rawValue ?? (upload.answeredAt == nil ? JobState.failed.rawValue : JobState.succeeded.rawValue)
         attempt = current?.attempt ?? 0
         maxAttempts = current?.maxAttempts ?? 0
-        stage = story.stage
+        stage = story.stage?.rawValue
         lastError = current?.lastError
         messageId = upload.messageID.lowercasedString
         conversationId = upload.conversationID.lowercasedString

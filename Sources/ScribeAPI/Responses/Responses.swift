@@ -108,7 +108,7 @@ struct MessageResponse: ResponseEncodable {
         role = message.role.rawValue
         content = message.content
         status = message.status.rawValue
-        stage = message.stage
+        stage = message.stage?.rawValue
         error = message.error
         replyTo = message.replyTo?.lowercasedString
         attachments = message.attachments.map {

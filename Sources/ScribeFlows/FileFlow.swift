@@ -2,8 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
-import ScribeChat
-import ScribeOCR
+import ScribeDocuments
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
@@ -23,12 +22,8 @@ import ScribeStore
 /// `queued` and `processing` with its `stage`, then `done`, or `failed` with
 /// a sentence for the person.
 public struct FileFlow: Sendable {
-    /// The stage kinds, each on the queue of the same name.
-    public static let ocr = "ocr"
-    public static let answer = "answer"
-
-    let store: Store
-    let queue: JobQueue
+    package let store: Store
+    package let queue: JobQueue
 
     public init(store: Store, queue: JobQueue) {
         self.store = store
@@ -37,17 +32,9 @@ public struct FileFlow: Sendable {
 
     /// The queues the stages run on, with their slots in one worker process:
     /// `ocr` as many as there are OCR engines, `answer` as many LLM calls as
-    /// may be in flight at once.
+    /// may be in flight at once. (Each stage's job kind is its queue's name.)
     public static func queues(ocrEngines: Int, llmConcurrency: Int) -> [String: Int] {
-        [ocr: ocrEngines, answer: llmConcurrency]
-    }
-
-    /// The stage handlers a worker runs.
-    public func handlers(reader: DocumentReader, responder: ChatResponder, dropPayloadOnSuccess: Bool) -> [any JobHandler] {
-        [
-            OCRStage(store: store, queue: queue, reader: reader),
-            AnswerStage(store: store, queue: queue, responder: responder, dropPayloadOnSuccess: dropPayloadOnSuccess),
-        ]
+        [Stage.ocr.jobKind!: ocrEngines, Stage.llm.jobKind!: llmConcurrency]
     }
 
     // MARK: Enqueue
@@ -93,7 +80,8 @@ public struct FileFlow: Sendable {
                     let uploadID = UUID.v7()
                     let jobID = UUID.v7()
                     let knownText = Self.knownText(of: file)
-                    let stage = knownText == nil ? Self.ocr : Self.answer
+                    // A job kind is the name of the queue it runs on.
+                    let stage = (knownText == nil ? Stage.ocr : Stage.llm).jobKind!
                     let message = try await store.insertUpload(
                         id: uploadID,
                         userID: userID,
@@ -142,15 +130,15 @@ public struct FileFlow: Sendable {
     }
 
     /// What a stage job carries for its logs: the request that created it.
-    static func jobMetadata(requestID: String?) -> [String: String] {
+    package static func jobMetadata(requestID: String?) -> [String: String] {
         requestID.map { ["request_id": $0] } ?? [:]
     }
 
     /// The text of a plain-text file, known without the `ocr` stage (nil for
     /// any other file, and for a blank one, which `ocr` fails with its reason).
-    static func knownText(of file: NewUpload) -> (text: String, pages: [AttachmentPage])? {
+    package static func knownText(of file: NewUpload) -> (text: String, pages: [AttachmentPage])? {
         guard file.contentType == DocumentKind.plainText.mediaType else { return nil }
-        let document = DocumentReader.plainText(file.bytes.readableBytesView)
+        let document = RecognisedDocument.plainText(file.bytes.readableBytesView)
         guard !document.text.isBlank else { return nil }
         return (document.text, document.pages.map(AttachmentPage.init))
     }
@@ -173,7 +161,7 @@ public struct FileFlow: Sendable {
     /// What a stage job's message shows after the queue changed the job: a
     /// job that will run again leaves its message `queued`; a job that will
     /// not fails it with a sentence for the person.
-    static func messageStatuses(_ transitions: [JobTransition]) -> [UploadMessageStatus] {
+    package static func messageStatuses(_ transitions: [JobTransition]) -> [UploadMessageStatus] {
         transitions.compactMap { transition in
             guard let args = transition.decodeArgs(UploadJobArgs.self) else { return nil }
             guard transition.state == .failed else { return UploadMessageStatus(uploadID: args.uploadID, status: .queued) }
@@ -189,9 +177,14 @@ public struct FileFlow: Sendable {
 }
 
 /// The args of a stage job: the upload and its user message.
-struct UploadJobArgs: Codable, Sendable {
-    var uploadID: UUID
-    var messageID: UUID
+package struct UploadJobArgs: Codable, Sendable {
+    package var uploadID: UUID
+    package var messageID: UUID
+
+    package init(uploadID: UUID, messageID: UUID) {
+        self.uploadID = uploadID
+        self.messageID = messageID
+    }
 
     enum CodingKeys: String, CodingKey {
         case uploadID = "upload_id"
@@ -209,19 +202,18 @@ public struct UploadStory: Sendable {
     /// The job of the stage the file is in, or ended in.
     public var current: JobRecord? { answer ?? ocr }
 
-    /// The stage the file is in (`queued`, `ocr`, `llm`), or ended in when
-    /// it failed; nil when done.
-    public var stage: String? {
-        guard let current else { return upload.answeredAt == nil ? "queued" : nil }
+    /// The stage the file is in, or ended in when it failed; nil when done.
+    public var stage: Stage? {
+        guard let current else { return upload.answeredAt == nil ? .queued : nil }
         if current.state == .succeeded { return nil }
-        if current.id == answer?.id { return "llm" }
-        return current.state == .available && current.attempt == 0 ? "queued" : "ocr"
+        if current.id == answer?.id { return .llm }
+        return current.state == .available && current.attempt == 0 ? .queued : .ocr
     }
 }
 
 extension AttachmentPage {
     /// How a page was read, in the shape stored with the message.
-    init(_ reading: PageReading) {
+    package init(_ reading: PageReading) {
         self.init(
             page: reading.number,
             source: reading.source.rawValue,
