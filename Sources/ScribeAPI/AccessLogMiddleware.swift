@@ -19,7 +19,7 @@ struct AccessLogMiddleware: RouterMiddleware {
                 "method": "\(request.method.rawValue)",
                 "path": "\(request.uri.path)",
                 "status": "\(response.status.code)",
-                "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "duration_ms": "\(elapsed / .milliseconds(1))",
             ]
         )
         return response

@@ -407,7 +407,7 @@ public struct ChatCompletionsClient: LLMProvider {
 
     /// Full-jitter backoff: a random wait between zero and `min(cap, base × 2^(attempt−1))`.
     private func backoff(afterAttempt attempt: Int) -> Duration {
-        let ceiling = min(configuration.backoffCap.inSeconds, configuration.backoffBase.inSeconds * pow(2, Double(min(attempt - 1, 30))))
+        let ceiling = min(configuration.backoffCap / .seconds(1), configuration.backoffBase / .seconds(1) * pow(2, Double(min(attempt - 1, 30))))
         guard ceiling > 0 else { return .zero }
         return .fromSeconds(Double.random(in: 0...ceiling))
     }

@@ -45,11 +45,11 @@ public enum JobCompletion: Sendable {
 
 /// Why a job attempt failed, and what to do about it.
 public struct JobError: Error, Sendable, CustomStringConvertible {
-    /// True when retrying cannot help (an unreadable file, a refused request).
+    /// True when retrying cannot help (input the handler cannot use, a refused request).
     public var isPermanent: Bool
     /// For logs and the job's `last_error`.
     public var reason: String
-    /// A sentence for the person who uploaded the file.
+    /// A sentence for the person the job works for, safe to show (no internals).
     public var userMessage: String
     /// The earliest a retry makes sense, when the cause said (e.g. `Retry-After`).
     public var retryAfter: Duration?

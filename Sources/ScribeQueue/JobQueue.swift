@@ -67,7 +67,7 @@ public struct JobQueue: Sendable {
             let rows = try await connection.query(
                 """
                 UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = \(workerID),
-                       locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now(),
+                       locked_until = now() + make_interval(secs => \(lease / .seconds(1))), heartbeat_at = now(),
                        started_at = coalesce(started_at, now())
                 WHERE id IN (
                     SELECT id FROM jobs
@@ -105,7 +105,7 @@ public struct JobQueue: Sendable {
         return try await database.withConnection { connection in
             try await connection.query(
                 """
-                UPDATE jobs SET locked_until = now() + make_interval(secs => \(lease.seconds)), heartbeat_at = now()
+                UPDATE jobs SET locked_until = now() + make_interval(secs => \(lease / .seconds(1))), heartbeat_at = now()
                 WHERE id = ANY(\(leases.map(\.jobID))) AND locked_by = \(workerID) AND state = 'running'
                 RETURNING id
                 """,
@@ -161,7 +161,7 @@ public struct JobQueue: Sendable {
                 UPDATE jobs SET
                     state = CASE WHEN \(error.isPermanent) OR attempt >= max_attempts THEN 'failed' ELSE 'available' END,
                     finished_at = CASE WHEN \(error.isPermanent) OR attempt >= max_attempts THEN now() END,
-                    run_at = now() + make_interval(secs => \(delay.seconds)),
+                    run_at = now() + make_interval(secs => \(delay / .seconds(1))),
                     locked_by = NULL, locked_until = NULL, last_error = \(error.reason),
                     errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error.reason)::text))
                 WHERE id = \(lease.jobID) AND locked_by = \(lease.workerID) AND attempt = \(lease.attempt) AND state = 'running'
@@ -255,7 +255,7 @@ public struct JobQueue: Sendable {
                 """
                 DELETE FROM jobs WHERE id IN (
                     SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
-                      AND finished_at < now() - make_interval(secs => \(retention.seconds))
+                      AND finished_at < now() - make_interval(secs => \(retention / .seconds(1)))
                     LIMIT 1000
                 )
                 RETURNING id

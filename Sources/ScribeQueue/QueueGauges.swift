@@ -104,7 +104,7 @@ public struct QueueGauges: Service {
                 if depth.state == .available { waits[depth.queue] = depth.oldestWait }
             }
             for (key, gauge) in jobs { gauge.record(counts[key] ?? 0) }
-            for (queue, gauge) in oldestWait { gauge.record((waits[queue] ?? .zero).seconds) }
+            for (queue, gauge) in oldestWait { gauge.record((waits[queue] ?? .zero) / .seconds(1)) }
         }
     }
 }

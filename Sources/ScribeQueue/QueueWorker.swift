@@ -236,7 +236,7 @@ public struct QueueWorker: Service {
                 return
             }
             let failure = error as? JobError
-                ?? .retryable("\(error)", userMessage: "Something went wrong while processing this file.")
+                ?? .retryable("\(error)", userMessage: "Something went wrong on our side while doing this.")
             do {
                 let delay = failure.isPermanent ? .zero : configuration.retryDelay(afterAttempt: job.lease.attempt, retryAfter: failure.retryAfter)
                 let next = try await queue.recordFailure(job.lease, error: failure, delay: delay, then: transitioned)

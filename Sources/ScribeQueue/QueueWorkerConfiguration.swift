@@ -48,7 +48,7 @@ public struct QueueWorkerConfiguration: Sendable {
     func retryDelay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
         let exponent = min(max(attempt - 1, 0), 30)
         let ceiling = min(retryCap, retryBase * (1 << exponent))
-        let millis = max(0, Int64(ceiling.components.seconds) * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        let millis = max(0, Int64(ceiling / .milliseconds(1)))
         let jittered = Duration.milliseconds(Int64.random(in: 0...millis))
         return max(jittered, retryAfter ?? .zero)
     }

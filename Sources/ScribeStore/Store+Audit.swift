@@ -132,12 +132,12 @@ extension Store {
                     DELETE FROM daily_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - 1 RETURNING 1
                 ), logins AS (
                     DELETE FROM login_failures
-                    WHERE last_failed_at < now() - make_interval(secs => \(loginWindow.seconds))
+                    WHERE last_failed_at < now() - make_interval(secs => \(loginWindow / .seconds(1)))
                       AND (blocked_until IS NULL OR blocked_until < now())
                     RETURNING 1
                 ), audit AS (
                     DELETE FROM audit_events
-                    WHERE \(auditRetention?.seconds)::float8 IS NOT NULL AND at < now() - make_interval(secs => \(auditRetention?.seconds))
+                    WHERE \(auditRetention.map { $0 / .seconds(1) })::float8 IS NOT NULL AND at < now() - make_interval(secs => \(auditRetention.map { $0 / .seconds(1) }))
                     RETURNING 1
                 )
                 SELECT (SELECT count(*) FROM usage) + (SELECT count(*) FROM logins) + (SELECT count(*) FROM audit)

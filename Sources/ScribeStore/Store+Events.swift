@@ -114,7 +114,7 @@ extension Store {
             try await connection.query(
                 """
                 DELETE FROM conversation_events WHERE id IN (
-                    SELECT id FROM conversation_events WHERE created_at < now() - make_interval(secs => \(age.seconds)) LIMIT 5000
+                    SELECT id FROM conversation_events WHERE created_at < now() - make_interval(secs => \(age / .seconds(1))) LIMIT 5000
                 )
                 RETURNING id
                 """,

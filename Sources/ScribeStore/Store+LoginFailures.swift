@@ -41,8 +41,8 @@ extension Store {
             let rows = try await connection.query(
                 """
                 WITH policy AS (
-                    SELECT make_interval(secs => \(window.seconds)) AS quiet,
-                           \(lockout.seconds)::float8 AS lockout, \(maxLockout.seconds)::float8 AS max_lockout, \(limit)::int AS lim
+                    SELECT make_interval(secs => \(window / .seconds(1))) AS quiet,
+                           \(lockout / .seconds(1))::float8 AS lockout, \(maxLockout / .seconds(1))::float8 AS max_lockout, \(limit)::int AS lim
                 )
                 INSERT INTO login_failures AS f (subject, failures, blocked_until)
                 SELECT \(subject), 1, CASE WHEN 1 >= lim THEN now() + make_interval(secs => lockout) END FROM policy

@@ -235,7 +235,7 @@ extension Store {
                 WHERE m.id IN (
                     SELECT p.id FROM messages p
                     WHERE p.status = 'processing' AND p.role = 'user'
-                      AND p.updated_at < now() - make_interval(secs => \(age.seconds))
+                      AND p.updated_at < now() - make_interval(secs => \(age / .seconds(1)))
                       AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.message_id = p.id)
                     ORDER BY p.updated_at LIMIT 1000
                 )

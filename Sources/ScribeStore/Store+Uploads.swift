@@ -339,7 +339,7 @@ extension Store {
                 UPDATE uploads SET payload = NULL
                 WHERE id IN (
                     SELECT id FROM uploads WHERE payload IS NOT NULL AND answered_at IS NOT NULL
-                      AND answered_at < now() - make_interval(secs => \(retention.seconds))
+                      AND answered_at < now() - make_interval(secs => \(retention / .seconds(1)))
                     LIMIT 1000
                 )
                 RETURNING id

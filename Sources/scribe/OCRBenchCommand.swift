@@ -69,7 +69,7 @@ struct OCRBenchCommand: AsyncParsableCommand {
             }
         }
         let pages = results.reduce(0) { $0 + $1.document.pageCount }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed / .seconds(1)
         print(#"{"pages": \#(pages), "seconds": \#(String(format: "%.3f", seconds)), "pages_per_second": \#(String(format: "%.3f", Double(pages) / seconds))}"#)
     }
 }

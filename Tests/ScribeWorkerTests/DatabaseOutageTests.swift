@@ -371,5 +371,5 @@ struct OutageRig: Sendable {
 }
 
 extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var milliseconds: Int64 { Int64(self / .milliseconds(1)) }
 }

@@ -36,22 +36,38 @@ struct UploadController {
 
     func addRoutes(to group: RouterGroup<ScribeRequestContext>) {
         group.post("chat/file", use: upload)
-        group.get("jobs/{id}", use: job)
+        // `jobs/{id}`: an upload's id, under the path clients have used since before stages.
+        group.get("jobs/{id}", use: story)
     }
 
     struct UploadResponse: ResponseEncodable {
         struct Item: Encodable {
             var messageId: String
-            var jobId: String
+            /// The upload's id. Named `job_id` in the API for the clients
+            /// that read it so before there were stages: `GET /v1/jobs/{id}`.
+            var uploadId: String
             var filename: String
+
+            enum CodingKeys: String, CodingKey {
+                case messageId
+                case uploadId = "jobId"
+                case filename
+            }
         }
 
         var messageId: String
-        var jobId: String
+        /// The first file's upload id, as `job_id` (see ``Item/uploadId``).
+        var uploadId: String
         var conversationId: String
         var status: String
         /// One entry per file, in upload order (the top-level ids are the first file's).
         var items: [Item]
+
+        enum CodingKeys: String, CodingKey {
+            case messageId
+            case uploadId = "jobId"
+            case conversationId, status, items
+        }
     }
 
     @Sendable func upload(_ request: Request, context: ScribeRequestContext) async throws -> Response {
@@ -96,10 +112,10 @@ struct UploadController {
         guard let first = enqueued.first else { throw APIError.badRequest("Attach at least one file.", field: "file") }
         let answer = UploadResponse(
             messageId: first.messageID.lowercasedString,
-            jobId: first.uploadID.lowercasedString,
+            uploadId: first.uploadID.lowercasedString,
             conversationId: first.conversationID.lowercasedString,
             status: first.status.rawValue,
-            items: enqueued.map { .init(messageId: $0.messageID.lowercasedString, jobId: $0.uploadID.lowercasedString, filename: $0.filename) }
+            items: enqueued.map { .init(messageId: $0.messageID.lowercasedString, uploadId: $0.uploadID.lowercasedString, filename: $0.filename) }
         )
         var response = try context.responseEncoder.encode(answer, from: request, context: context)
         response.status = .accepted
@@ -132,7 +148,7 @@ struct UploadController {
         }
     }
 
-    @Sendable func job(_ request: Request, context: ScribeRequestContext) async throws -> JobResponse {
+    @Sendable func story(_ request: Request, context: ScribeRequestContext) async throws -> JobResponse {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Job")
         guard let story = try await flow.story(uploadID: id, userID: user.id) else { throw APIError.notFound("Job") }

@@ -1,12 +1,6 @@
 import NIOCore
 
 extension Duration {
-    /// The duration in seconds as a floating-point number.
-    var inSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
     /// A duration of `seconds` seconds (negative values become zero).
     static func fromSeconds(_ seconds: Double) -> Duration {
         guard seconds.isFinite, seconds > 0 else { return .zero }
@@ -21,7 +15,7 @@ extension Duration {
 
     /// A short readable form such as `1.5 s` or `300 ms`.
     var readable: String {
-        let seconds = inSeconds
+        let seconds = self / .seconds(1)
         if seconds < 1 {
             return "\(Int((seconds * 1000).rounded())) ms"
         }
