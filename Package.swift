@@ -205,6 +205,9 @@ let package = Package(
         .target(
             name: "ScribeTestSupport",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "ScribeFlows",
                 "ScribeQueue",
                 "ScribeAPI",
@@ -264,6 +267,34 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScribeQueueTests",
+            dependencies: [
+                "ScribePostgres",
+                "ScribeQueue",
+                "ScribeTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScribeEndToEndTests",
+            dependencies: [
+                "ScribeAPI",
+                "ScribeFlows",
+                "ScribeLLMTesting",
+                "ScribePostgres",
+                "ScribeQueue",
+                "ScribeStore",
+                "ScribeTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

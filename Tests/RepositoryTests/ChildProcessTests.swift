@@ -30,13 +30,11 @@ import Testing
 
     @Test func aProcessThatIgnoresSIGTERMIsKilledAfterTheGrace() async throws {
         var pid: Int32 = 0
-        let started = ContinuousClock.now
         try await withChildProcesses(grace: .milliseconds(500)) { processes in
             pid = try processes.start(URL(fileURLWithPath: "/bin/sh"), ["-c", "trap '' TERM; while :; do sleep 0.1; done"], label: "stubborn").pid
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(!Self.exists(pid))
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(!Self.exists(pid), "SIGKILL followed the ignored SIGTERM")
     }
 
     @Test func aCancelledTestStopsItsProcesses() async throws {
@@ -55,11 +53,10 @@ import Testing
     }
 
     @Test func aCommandThatNeverEndsIsKilledAtItsDeadline() async throws {
-        let started = ContinuousClock.now
+        // It throws (rather than waiting out the 300 s) once the deadline has passed.
         await #expect(throws: HarnessError.self) {
             _ = try await ChildProcess.run(Self.sleep, ["300"], timeout: .milliseconds(300), label: "sleep")
         }
-        #expect(ContinuousClock.now - started < .seconds(15))
         let done = try await ChildProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo out; echo err >&2; exit 3"], label: "sh")
         #expect(done.status == 3 && done.output == "out\n" && done.errors == "err\n")
     }

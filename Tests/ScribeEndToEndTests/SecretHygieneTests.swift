@@ -39,21 +39,21 @@ import Testing
                 let worker = try processes.scribe("worker", environment: environment, label: "hygiene-worker")
                 var logs = [api.logURL, worker.logURL]
                 var keyOutput: [String] = []
-                try await Self.waitUntil("the API answers") { (try? await Self.send(.GET, base + "/health"))?.status == 200 }
+                try await waitUntil("the API answers") { (try? await send(.GET, base + "/health"))?.status == 200 }
 
                 let email = "hygiene\(UUID().uuidString.prefix(8))@example.com"
-                let registered = try await Self.send(.POST, base + "/v1/auth/register", json: ["email": email, "password": password])
+                let registered = try await send(.POST, base + "/v1/auth/register", json: ["email": email, "password": password])
                 #expect(registered.status == 201)
-                let login = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": email, "password": password])
+                let login = try await send(.POST, base + "/v1/auth/login", json: ["login": email, "password": password])
                 let token = try #require(login.json["access_token"] as? String)
-                _ = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": email, "password": wrongPassword])
-                _ = try await Self.send(.POST, base + "/v1/auth/login", json: ["login": wrongPassword, "password": wrongPassword])
+                _ = try await send(.POST, base + "/v1/auth/login", json: ["login": email, "password": wrongPassword])
+                _ = try await send(.POST, base + "/v1/auth/login", json: ["login": wrongPassword, "password": wrongPassword])
 
-                let chat = try await Self.send(.POST, base + "/v1/chat", token: token, json: ["text": "Hello there"])
+                let chat = try await send(.POST, base + "/v1/chat", token: token, json: ["text": "Hello there"])
                 #expect(chat.status == 200)
                 let conversation = try #require(chat.json["conversation_id"] as? String)
                 let streamToken = try #require(
-                    try await Self.send(.POST, base + "/v1/conversations/\(conversation)/events/token", token: token).json["token"] as? String
+                    try await send(.POST, base + "/v1/conversations/\(conversation)/events/token", token: token).json["token"] as? String
                 )
                 // Open the stream with the token in the URL, read its first event, leave.
                 var streamRequest = HTTPClientRequest(url: base + "/v1/conversations/\(conversation)/events?token=\(streamToken)")
@@ -63,8 +63,8 @@ import Testing
                 for try await _ in stream.body { break }
 
                 let upload = try await Self.uploadText(base, token: token, conversation: conversation, requestID: requestID)
-                try await Self.waitUntil("the upload is answered") {
-                    let message = try await Self.send(.GET, base + "/v1/messages/\(upload)", token: token)
+                try await waitUntil("the upload is answered") {
+                    let message = try await send(.GET, base + "/v1/messages/\(upload)", token: token)
                     return message.json["status"] as? String == "done"
                 }
 
@@ -72,14 +72,14 @@ import Testing
                 keyOutput = created.output.split(separator: "\n").map(String.init)
                 logs.append(created.log)
                 let key = try #require(keyOutput.last)
-                let sent = try await Self.send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
+                let sent = try await send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
                 #expect(sent.status == 200)
                 let keyID = try #require(created.output.split(separator: "\n").compactMap { line in
                     line.split(separator: " ").first { UUID(uuidString: String($0)) != nil }.map(String.init)
                 }.first)
                 let revoked = try await Self.keys(["revoke", keyID], environment: environment)
                 logs.append(revoked.log)
-                let refused = try await Self.send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
+                let refused = try await send(.POST, base + "/v1/chat/send", headers: [("X-API-KEY", key)], json: ["telegram_id": 99, "message": "hi"])
                 #expect(refused.status == 401)
                 #expect(llm.requests.contains { $0.authorization == "Bearer \(llmKey)" }, "the LLM key was in use")
 
@@ -103,31 +103,6 @@ import Testing
                 #expect(apiLog.split(separator: "\n").contains { $0.contains(requestID) && $0.contains("/v1/chat/file") })
             }
         }
-    }
-
-    struct Reply: @unchecked Sendable {
-        var status: Int
-        var json: [String: Any]
-    }
-
-    static func send(
-        _ method: HTTPMethod,
-        _ url: String,
-        token: String? = nil,
-        headers: [(String, String)] = [],
-        json: [String: Any]? = nil
-    ) async throws -> Reply {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return Reply(status: Int(response.status.code), json: (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:])
     }
 
     /// Uploads one text file with `requestID`; returns its message id.
@@ -157,14 +132,5 @@ import Testing
         )
         #expect(run.status == 0, "scribe keys \(arguments.joined(separator: " ")) failed")
         return (run.output, run.errorLog)
-    }
-
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw HarnessError("waited \(timeout) for \(what)")
     }
 }

@@ -280,25 +280,13 @@ struct OutageRig: Sendable {
     /// Polls `condition` every 200 ms; returns when it held, throws after `timeout`.
     @discardableResult
     func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws -> ContinuousClock.Instant {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return .now }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        throw HarnessError("waited \(timeout) for \(what)")
+        try await ScribeTestSupport.waitUntil(what, timeout: timeout, every: .milliseconds(200), condition)
     }
 
     func send(_ method: HTTPMethod, _ path: String, token: String? = nil, body: ByteBuffer? = nil, headers extra: [(String, String)] = []) async throws -> Reply {
-        var request = HTTPClientRequest(url: apiBase + path)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        for (name, value) in extra { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(body) }
         // A client's own patience: far beyond what any answer may take, so a hang shows as a failure.
-        let response = try await http.execute(request, timeout: .seconds(20))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: any Sendable] ?? [:]
-        return Reply(status: Int(response.status.code), json: json, retryAfter: response.headers.first(name: "Retry-After"))
+        let reply = try await ScribeTestSupport.send(method, apiBase + path, token: token, headers: extra, body: body, timeout: .seconds(20), client: http)
+        return Reply(status: reply.status, json: reply.json, retryAfter: reply.headers.first(name: "Retry-After"))
     }
 
     func get(_ path: String, token: String? = nil) async throws -> Reply {

@@ -15,46 +15,10 @@ import Testing
 /// series by route template and status, `METRICS_PORT` and `METRICS_TOKEN`,
 /// and a worker's job, OCR and LLM series on its own port.
 @Suite(.serialized) struct MetricsEndpointTests {
-    struct Reply: Sendable {
-        var status: Int
-        var body: String
-        var json: [String: any Sendable] {
-            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: any Sendable] ?? [:]
-        }
-    }
-
-    static func send(
-        _ http: HTTPClient,
-        _ method: HTTPMethod,
-        _ url: String,
-        token: String? = nil,
-        json: [String: String]? = nil
-    ) async throws -> Reply {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
-        }
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 4 << 20)
-        return Reply(status: Int(response.status.code), body: String(buffer: body))
-    }
-
     static func scrape(_ http: HTTPClient, _ base: String, token: String? = nil) async throws -> MetricsSamples {
-        let reply = try await send(http, .GET, base + "/metrics", token: token)
-        try #require(reply.status == 200, "GET \(base)/metrics answered \(reply.status): \(reply.body)")
-        return MetricsSamples(reply.body)
-    }
-
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw HarnessError("waited \(timeout) for \(what)")
+        let reply = try await send(.GET, base + "/metrics", token: token)
+        try #require(reply.status == 200, "GET \(base)/metrics answered \(reply.status): \(reply.text)")
+        return MetricsSamples(reply.text)
     }
 
     /// Runs `processes` (subcommand, extra environment) against a fresh database and the fake LLM.
@@ -94,16 +58,16 @@ import Testing
         let port = freeLoopbackPort()
         try await Self.withProcesses([("api", ["PORT": "\(port)"])]) { http, _, _, _ in
             let api = "http://127.0.0.1:\(port)"
-            try await Self.waitUntil("the API answers") { try await Self.send(http, .GET, api + "/health").status == 200 }
+            try await waitUntil("the API answers") { try await send(.GET, api + "/health").status == 200 }
             let email = "\(UUID().uuidString.prefix(8).lowercased())@example.com"
-            let registered = try await Self.send(http, .POST, api + "/v1/auth/register", json: ["email": email, "password": "correct horse battery staple"])
-            let token = try #require(registered.json["access_token"] as? String, "\(registered.status) \(registered.body)")
-            let created = try await Self.send(http, .POST, api + "/v1/conversations", token: token, json: ["title": "metrics"])
+            let registered = try await send(.POST, api + "/v1/auth/register", json: ["email": email, "password": "correct horse battery staple"])
+            let token = try #require(registered.json["access_token"] as? String, "\(registered.status) \(registered.text)")
+            let created = try await send(.POST, api + "/v1/conversations", token: token, json: ["title": "metrics"])
             let conversation = try #require(created.json["id"] as? String)
-            for _ in 0..<3 { #expect(try await Self.send(http, .GET, api + "/v1/conversations/\(conversation)", token: token).status == 200) }
-            #expect(try await Self.send(http, .GET, api + "/v1/conversations/\(UUID())", token: token).status == 404)
-            #expect(try await Self.send(http, .GET, api + "/v1/me").status == 401)
-            #expect(try await Self.send(http, .POST, api + "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "Hello"]).status == 200)
+            for _ in 0..<3 { #expect(try await send(.GET, api + "/v1/conversations/\(conversation)", token: token).status == 200) }
+            #expect(try await send(.GET, api + "/v1/conversations/\(UUID())", token: token).status == 404)
+            #expect(try await send(.GET, api + "/v1/me").status == 401)
+            #expect(try await send(.POST, api + "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "Hello"]).status == 200)
 
             let samples = try await Self.scrape(http, api)
             let byID = ["route": "/v1/conversations/{id}", "method": "GET"]
@@ -131,10 +95,10 @@ import Testing
         let token = "metrics-token-0123456789"
         try await Self.withProcesses([("api", ["PORT": "\(port)", "METRICS_PORT": "\(metricsPort)", "METRICS_TOKEN": token])]) { http, _, _, _ in
             let (api, metrics) = ("http://127.0.0.1:\(port)", "http://127.0.0.1:\(metricsPort)")
-            try await Self.waitUntil("the API answers") { try await Self.send(http, .GET, api + "/health").status == 200 }
-            #expect(try await Self.send(http, .GET, api + "/metrics").status == 404, "not on the API's port any more")
-            #expect(try await Self.send(http, .GET, metrics + "/metrics").status == 401)
-            #expect(try await Self.send(http, .GET, metrics + "/metrics", token: "not-the-token-at-all").status == 401)
+            try await waitUntil("the API answers") { try await send(.GET, api + "/health").status == 200 }
+            #expect(try await send(.GET, api + "/metrics").status == 404, "not on the API's port any more")
+            #expect(try await send(.GET, metrics + "/metrics").status == 401)
+            #expect(try await send(.GET, metrics + "/metrics", token: "not-the-token-at-all").status == 401)
             let samples = try await Self.scrape(http, metrics, token: token)
             #expect(samples.value("http_requests_total", ["route": "/health", "method": "GET", "status": "200"]).map { $0 >= 1 } == true, "\(samples)")
             #expect(samples.value("http_requests_total", ["route": "NotFound", "status": "404"]) == 1)
@@ -146,7 +110,7 @@ import Testing
         let metricsPort = freeLoopbackPort()
         try await Self.withProcesses([("worker", ["METRICS_PORT": "\(metricsPort)"])]) { http, url, processes, client in
             let metrics = "http://127.0.0.1:\(metricsPort)"
-            try await Self.waitUntil("the worker serves its metrics") { try await Self.send(http, .GET, metrics + "/metrics").status == 200 }
+            try await waitUntil("the worker serves its metrics") { try await send(.GET, metrics + "/metrics").status == 200 }
             // Eight files: every eighth a page image (the `ocr` stage, then `answer`), the rest text.
             let jobs = try await Database.withRunning(try DatabaseURL(url), options: TestDatabase.options, logger: TestDatabase.logger) { database in
                 try await WorkerProcessTests.enqueue(8, store: Store(database: database, logger: TestDatabase.logger))

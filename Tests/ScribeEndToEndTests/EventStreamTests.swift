@@ -73,16 +73,8 @@ final class ReceivedEvents: Sendable {
         let client: PostgresClient
 
         func send(_ method: HTTPMethod, _ base: String, _ path: String, token: String? = nil, json: [String: String]? = nil) async throws -> (Int, [String: any Sendable]) {
-            var request = HTTPClientRequest(url: base + path)
-            request.method = method
-            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            if let json {
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
-            }
-            let response = try await http.execute(request, timeout: .seconds(20))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: any Sendable] ?? [:])
+            let reply = try await ScribeTestSupport.send(method, base + path, token: token, json: json, timeout: .seconds(20), client: http)
+            return (reply.status, reply.json)
         }
 
         /// A user with a conversation: (access token, conversation id).
@@ -139,12 +131,7 @@ final class ReceivedEvents: Sendable {
         }
 
         func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if try await condition() { return }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw HarnessError("waited \(timeout) for \(what)")
+            try await ScribeTestSupport.waitUntil(what, timeout: timeout, every: .milliseconds(50), condition)
         }
     }
 

@@ -1,0 +1,63 @@
+import Foundation
+import ScribePostgres
+import ScribeQueue
+import ScribeTestSupport
+import Testing
+
+/// The queue on its own, with jobs that carry nothing of Scribe's: claims
+/// never overlap, a job completes only under the lease that claimed it, and
+/// a worker whose lease was taken over writes nothing.
+@Suite struct JobQueueTests {
+    struct Args: Codable { var n: Int }
+
+    static func withQueue(_ body: @Sendable (JobQueue, Database) async throws -> Void) async throws {
+        try await Database.withRunning(try await TestDatabase.createMigrated(), options: TestDatabase.options, logger: TestDatabase.logger) { database in
+            try await body(JobQueue(database: database, logger: TestDatabase.logger), database)
+        }
+    }
+
+    static func enqueue(_ count: Int, kind: String, on queue: JobQueue, _ database: Database) async throws {
+        try await database.transaction { connection in
+            for n in 0..<count {
+                try await queue.enqueue(try NewJob(kind: kind, queue: kind, args: Args(n: n), maxAttempts: 3), on: connection)
+            }
+        }
+    }
+
+    @Test func concurrentClaimsNeverTakeTheSameJob() async throws {
+        try await Self.withQueue { queue, database in
+            try await Self.enqueue(200, kind: "sum", on: queue, database)
+            let claimed = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        var mine: [UUID] = []
+                        while case let jobs = try await queue.claim(queue: "sum", workerID: "w\(worker)", limit: 7, lease: .seconds(30)), !jobs.isEmpty {
+                            mine += jobs.map(\.lease.jobID)
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(claimed.count == 200 && Set(claimed).count == 200)
+        }
+    }
+
+    @Test func aJobCompletesOnlyUnderTheLeaseThatHoldsIt() async throws {
+        try await Self.withQueue { queue, database in
+            try await Self.enqueue(1, kind: "once", on: queue, database)
+            let slow = try #require(try await queue.claim(queue: "once", workerID: "slow", limit: 1, lease: .milliseconds(100)).first)
+            #expect(try slow.decodeArgs(Args.self).n == 0)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await queue.rescueExpiredLeases { _, _ in }.requeued == 1)
+            let fast = try #require(try await queue.claim(queue: "once", workerID: "fast", limit: 1, lease: .seconds(30)).first)
+            #expect(fast.lease.attempt == 2)
+            await #expect(throws: QueueError.self) {
+                try await database.transaction { connection in try await queue.complete(slow.lease, on: connection) }
+            }
+            try await database.transaction { connection in try await queue.complete(fast.lease, on: connection) }
+            let record = try #require(try await queue.jobs(ids: [fast.lease.jobID]).first)
+            #expect(record.state == .succeeded)
+        }
+    }
+}
