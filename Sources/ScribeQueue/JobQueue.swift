@@ -76,12 +76,12 @@ public struct JobQueue: Sendable {
                     FOR UPDATE SKIP LOCKED
                     LIMIT \(limit)
                 )
-                RETURNING id, kind, attempt, max_attempts, args::text, metadata::text
+                RETURNING \(unescaped: ClaimedJob.columns)
                 """,
                 logger: logger
             )
             var jobs: [ClaimedJob] = []
-            for try await (id, kind, attempt, maxAttempts, args, metadata) in rows.decode((UUID, String, Int, Int, String, String).self) {
+            for try await (id, kind, attempt, maxAttempts, args, metadata) in rows.decode(ClaimedJob.Row.self) {
                 jobs.append(
                     ClaimedJob(
                         lease: JobLease(jobID: id, workerID: workerID, attempt: attempt),
@@ -339,4 +339,11 @@ extension JobRecord {
             errors: errors, runAt: row.8, createdAt: row.9, startedAt: row.10, finishedAt: row.11
         )
     }
+}
+
+extension ClaimedJob {
+    /// The columns a claim returns, in ``Row``'s order.
+    static let columns = "id, kind, attempt, max_attempts, args::text, metadata::text"
+    /// One row of ``columns``.
+    typealias Row = (UUID, String, Int, Int, String, String)
 }

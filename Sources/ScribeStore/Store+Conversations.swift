@@ -15,13 +15,11 @@ extension Store {
         let rows = try await connection.query(
             """
             INSERT INTO conversations (id, user_id, title) VALUES (\(id), \(userID), \(title))
-            RETURNING created_at, updated_at
+            RETURNING \(unescaped: Conversation.columns)
             """,
             logger: logger
         )
-        for try await (createdAt, updatedAt) in rows.decode((Date, Date).self) {
-            return Conversation(id: id, userID: userID, title: title, createdAt: createdAt, updatedAt: updatedAt)
-        }
+        for try await row in rows.decode(Conversation.Row.self) { return Conversation(row) }
         throw StoreError(.notFound, "The new conversation was not returned.")
     }
 
@@ -30,12 +28,12 @@ extension Store {
         try await withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                SELECT \(unescaped: Conversation.columns) FROM conversations
                 WHERE id = \(id) AND user_id = \(userID)
                 """,
                 logger: logger
             )
-            for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+            for try await row in rows.decode(Conversation.Row.self) {
                 return Conversation(row)
             }
             return nil
@@ -49,11 +47,11 @@ extension Store {
             let rows = try await connection.query(
                 """
                 UPDATE conversations SET title = \(title) WHERE id = \(id) AND user_id = \(userID)
-                RETURNING id, user_id, title, created_at, updated_at
+                RETURNING \(unescaped: Conversation.columns)
                 """,
                 logger: logger
             )
-            for try await row in rows.decode((UUID, UUID, String, Date, Date).self) {
+            for try await row in rows.decode(Conversation.Row.self) {
                 return Conversation(row)
             }
             return nil
@@ -70,7 +68,7 @@ extension Store {
         let query: PostgresQuery =
             if let cursor {
                 """
-                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                SELECT \(unescaped: Conversation.columns) FROM conversations
                 WHERE user_id = \(userID)
                   AND (updated_at, id) < (timestamptz 'epoch' + \(cursor.updatedAtMicros) * interval '1 microsecond', \(cursor.id))
                 ORDER BY updated_at DESC, id DESC
@@ -78,7 +76,7 @@ extension Store {
                 """
             } else {
                 """
-                SELECT id, user_id, title, created_at, updated_at FROM conversations
+                SELECT \(unescaped: Conversation.columns) FROM conversations
                 WHERE user_id = \(userID)
                 ORDER BY updated_at DESC, id DESC
                 LIMIT \(limit + 1)
@@ -86,7 +84,7 @@ extension Store {
             }
         var items = try await withConnection { connection in
             var items: [Conversation] = []
-            for try await row in try await connection.query(query, logger: logger).decode((UUID, UUID, String, Date, Date).self) {
+            for try await row in try await connection.query(query, logger: logger).decode(Conversation.Row.self) {
                 items.append(Conversation(row))
             }
             return items
@@ -118,7 +116,13 @@ extension Store {
 }
 
 extension Conversation {
-    init(_ row: (UUID, UUID, String, Date, Date)) {
+    /// The columns a conversation is read from, in ``Row``'s order: the one
+    /// place they are listed.
+    static let columns = "id, user_id, title, created_at, updated_at"
+    /// One row of ``columns``.
+    typealias Row = (UUID, UUID, String, Date, Date)
+
+    init(_ row: Row) {
         self.init(id: row.0, userID: row.1, title: row.2, createdAt: row.3, updatedAt: row.4)
     }
 }

@@ -58,7 +58,7 @@ extension Store {
             "SELECT requests, resets_at FROM charge_daily_requests(\(userID), \(Int32(clamping: requests)), \(Int32(clamping: cap)))",
             logger: logger
         )
-        for try await (used, resetsAt) in rows.decode((Int, Date).self) {
+        for try await (used, resetsAt) in rows.decode(DailyAllowance.Row.self) {
             return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
         }
         let refused = try await connection.query(
@@ -68,7 +68,7 @@ extension Store {
             """,
             logger: logger
         )
-        for try await (used, resetsAt) in refused.decode((Int, Date).self) {
+        for try await (used, resetsAt) in refused.decode(DailyAllowance.Row.self) {
             throw DailyLimitReached(limit: cap, used: used, resetsAt: resetsAt)
         }
         throw StoreError(.notFound, "The daily count was not returned.")
@@ -98,7 +98,7 @@ extension Store {
                 """,
                 logger: logger
             )
-            for try await (used, resetsAt) in rows.decode((Int, Date).self) {
+            for try await (used, resetsAt) in rows.decode(DailyAllowance.Row.self) {
                 return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
             }
             throw StoreError(.notFound, "The daily count was not returned.")
@@ -126,4 +126,10 @@ extension Store {
             throw FilesInFlightLimitReached(limit: limit, inFlight: inFlight)
         }
     }
+}
+
+extension DailyAllowance {
+    /// Requests counted today and the next reset: what the charge and the
+    /// allowance statements return.
+    typealias Row = (Int, Date)
 }

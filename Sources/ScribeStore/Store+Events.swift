@@ -75,7 +75,7 @@ extension Store {
                 logger: logger
             )
             var batch = EventBatch(events: [], pending: false)
-            for try await (transaction, id, kind, messageID, data, final) in rows.decode((String, Int64, String, UUID, String, Bool).self) {
+            for try await (transaction, id, kind, messageID, data, final) in rows.decode(ConversationEvent.RowWithFinality.self) {
                 guard final, let transaction = UInt64(transaction) else {
                     batch.pending = true
                     break
@@ -101,7 +101,7 @@ extension Store {
                 """,
                 logger: logger
             )
-            for try await (transaction, id) in rows.decode((String, Int64).self) {
+            for try await (transaction, id) in rows.decode(EventPosition.Row.self) {
                 if let transaction = UInt64(transaction) { return EventPosition(transaction: transaction, id: id) }
             }
             return .start
@@ -122,4 +122,15 @@ extension Store {
             ).collect().count
         }
     }
+}
+
+extension ConversationEvent {
+    /// `tx::text, id, kind, message_id, data` and whether the event's
+    /// transaction is older than every running one (final).
+    typealias RowWithFinality = (String, Int64, String, UUID, String, Bool)
+}
+
+extension EventPosition {
+    /// `tx::text, id`: a transaction id as text (xid8 has no binary decoding here) and the event's id.
+    typealias Row = (String, Int64)
 }

@@ -62,7 +62,7 @@ extension Store {
                 """,
                 logger: logger
             )
-            for try await (failures, blockedUntil) in rows.decode((Int, Date?).self) {
+            for try await (failures, blockedUntil) in rows.decode(LoginFailureCount.Row.self) {
                 return LoginFailureCount(failures: failures, blockedUntil: blockedUntil)
             }
             throw StoreError(.notFound, "The failure count was not returned.")
@@ -75,4 +75,9 @@ extension Store {
             try await connection.query("DELETE FROM login_failures WHERE subject = \(subject)", logger: logger)
         }
     }
+}
+
+extension LoginFailureCount {
+    /// `failures, blocked_until`, as the counting statement returns them.
+    typealias Row = (Int, Date?)
 }

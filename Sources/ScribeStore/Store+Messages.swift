@@ -88,12 +88,12 @@ extension Store {
                     """
                     UPDATE conversations SET updated_at = now()
                     WHERE id = \(conversationID) AND user_id = \(userID)
-                    RETURNING id, user_id, title, created_at, updated_at
+                    RETURNING \(unescaped: Conversation.columns)
                     """,
                     logger: logger
                 )
                 var found: Conversation?
-                for try await row in rows.decode((UUID, UUID, String, Date, Date).self) { found = Conversation(row) }
+                for try await row in rows.decode(Conversation.Row.self) { found = Conversation(row) }
                 guard let found else { throw StoreError(.notFound, "Conversation not found.") }
                 conversation = found
             } else {

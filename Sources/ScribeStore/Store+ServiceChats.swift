@@ -69,11 +69,11 @@ extension Store {
             """
             UPDATE conversations SET updated_at = now()
             WHERE id = (SELECT id FROM conversations WHERE user_id = \(userID) ORDER BY id LIMIT 1)
-            RETURNING id, user_id, title, created_at, updated_at
+            RETURNING \(unescaped: Conversation.columns)
             """,
             logger: logger
         )
-        for try await row in rows.decode((UUID, UUID, String, Date, Date).self) { return Conversation(row) }
+        for try await row in rows.decode(Conversation.Row.self) { return Conversation(row) }
         return try await createConversation(userID: userID, title: title, on: connection)
     }
 }

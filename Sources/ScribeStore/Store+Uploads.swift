@@ -171,14 +171,14 @@ extension Store {
         try await withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT message_id, id, conversation_id, filename FROM uploads
+                SELECT \(unescaped: EnqueuedUpload.columns) FROM uploads
                 WHERE user_id = \(userID) AND idempotency_key = \(idempotencyKey)
                 ORDER BY request_position
                 """,
                 logger: logger
             )
             var uploads: [EnqueuedUpload] = []
-            for try await (messageID, uploadID, conversationID, filename) in rows.decode((UUID, UUID, UUID, String).self) {
+            for try await (messageID, uploadID, conversationID, filename) in rows.decode(EnqueuedUpload.Row.self) {
                 uploads.append(
                     EnqueuedUpload(messageID: messageID, uploadID: uploadID, conversationID: conversationID, filename: filename, status: .queued)
                 )
@@ -348,4 +348,12 @@ extension Store {
             ).collect().count
         }
     }
+}
+
+extension EnqueuedUpload {
+    /// The columns an earlier upload's answer is rebuilt from (an
+    /// idempotent retry), in ``Row``'s order.
+    static let columns = "message_id, id, conversation_id, filename"
+    /// One row of ``columns``.
+    typealias Row = (UUID, UUID, UUID, String)
 }

@@ -34,12 +34,10 @@ extension Store {
     public func user(id: UUID) async throws -> User? {
         try await withConnection { connection in
             let rows = try await connection.query(
-                "SELECT id, email, username, created_at FROM users WHERE id = \(id) AND email IS NOT NULL",
+                "SELECT \(unescaped: User.columns) FROM users WHERE id = \(id) AND email IS NOT NULL",
                 logger: logger
             )
-            for try await (id, email, username, createdAt) in rows.decode((UUID, String, String?, Date).self) {
-                return User(id: id, email: email, username: username, createdAt: createdAt)
-            }
+            for try await row in rows.decode(User.Row.self) { return User(row) }
             return nil
         }
     }
@@ -49,17 +47,30 @@ extension Store {
         try await withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT id, email, username, created_at, password_hash FROM users
+                SELECT \(unescaped: User.columns), password_hash FROM users
                 WHERE lower(email) = lower(\(login)) OR lower(username) = lower(\(login))
                 ORDER BY lower(email) = lower(\(login)) DESC
                 LIMIT 1
                 """,
                 logger: logger
             )
-            for try await (id, email, username, createdAt, hash) in rows.decode((UUID, String, String?, Date, String).self) {
-                return (User(id: id, email: email, username: username, createdAt: createdAt), hash)
+            for try await (id, email, username, createdAt, hash) in rows.decode(User.RowWithPasswordHash.self) {
+                return (User((id, email, username, createdAt)), hash)
             }
             return nil
         }
+    }
+}
+
+extension User {
+    /// The columns a user is read from, in ``Row``'s order: the one place they are listed.
+    static let columns = "id, email, username, created_at"
+    /// One row of ``columns``.
+    typealias Row = (UUID, String, String?, Date)
+    /// ``columns`` and then `password_hash`, for a login.
+    typealias RowWithPasswordHash = (UUID, String, String?, Date, String)
+
+    init(_ row: Row) {
+        self.init(id: row.0, email: row.1, username: row.2, createdAt: row.3)
     }
 }
