@@ -200,6 +200,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            path: "Tests/ScribeLLMTesting",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fake-llm",
+            dependencies: [
+                "ScribeLLMTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/FakeLLM",
             swiftSettings: swiftSettings
         ),
         .target(

@@ -10,6 +10,10 @@ extension FakeChatCompletionsServer {
         case reply(String)
         /// Wait this long (or until the client goes away / the server stops), then behave as `then`.
         case delay(Duration, then: Behaviour)
+        /// Take this long in all, as a model writing word by word does: a streamed answer
+        /// (``echo`` asked for a stream, or ``stream(chunks:interval:)``) sends each chunk after
+        /// its share of the time, the last at the end; any other answer waits it all first, as ``delay(_:then:)``.
+        case pace(Duration, then: Behaviour)
         /// Answer with this status and raw body (JSON content type), and a `Retry-After` header if given.
         case status(Int, body: String, retryAfter: String? = nil)
         /// Answer 200 with a body that is not JSON.

@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// It answers `POST …/chat/completions` from a queue of scripted ``Behaviour``s, falling back to
 /// a default behaviour (``Behaviour/echo`` unless told otherwise) when the queue is empty, and
-/// records every request it receives. It listens on a real socket (an ephemeral port by
-/// default), so clients in other processes can use it too.
+/// records every request it receives (unless told not to, for long runs whose memory must stay
+/// flat). It listens on a real socket (an ephemeral port by default), so clients in other
+/// processes can use it too: `GET /stats` answers its counts as JSON.
 ///
 /// ```swift
 /// try await FakeChatCompletionsServer.withRunning(.status(500, body: "{}"), .reply("hi")) { server in
@@ -28,6 +29,7 @@ public final class FakeChatCompletionsServer: Sendable {
         var queue: [Behaviour]
         var defaultBehaviour: Behaviour
         var requests: [RecordedRequest] = []
+        var received = 0
         var port: Int?
         var inFlight = 0
         var mostInFlight = 0
@@ -36,6 +38,7 @@ public final class FakeChatCompletionsServer: Sendable {
     /// The interface the server binds to, e.g. `127.0.0.1`.
     public let host: String
     private let requestedPort: Int
+    private let recordsRequests: Bool
     private let logger: Logger
     private let state: Mutex<State>
 
@@ -45,16 +48,20 @@ public final class FakeChatCompletionsServer: Sendable {
     ///   - defaultBehaviour: How to answer once the queue is empty.
     ///   - host: The interface to bind (loopback by default).
     ///   - port: The port to bind; 0 picks a free one.
+    ///   - recordsRequests: Whether to keep every request for ``requests``; a long run
+    ///     (a benchmark's hundreds of thousands of requests) passes `false` and only counts them.
     ///   - logger: The server's logger; silent by default.
     public init(
         _ behaviours: [Behaviour] = [],
         default defaultBehaviour: Behaviour = .echo,
         host: String = "127.0.0.1",
         port: Int = 0,
+        recordsRequests: Bool = true,
         logger: Logger = Logger(label: "FakeChatCompletionsServer", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.host = host
         self.requestedPort = port
+        self.recordsRequests = recordsRequests
         self.logger = logger
         self.state = Mutex(State(queue: behaviours, defaultBehaviour: defaultBehaviour))
     }
@@ -118,6 +125,13 @@ public final class FakeChatCompletionsServer: Sendable {
         try await makeApplication(onReady: onReady).run()
     }
 
+    /// The fake as a service, to run in a `ServiceGroup` that stops it with a graceful
+    /// shutdown (e.g. on SIGTERM) rather than by cancellation (see ``withRunning(_:default:host:port:isolation:_:)``).
+    /// - Parameter onReady: Called once the socket is bound, with ``baseURL``.
+    public func service(onReady: @escaping @Sendable (String) async -> Void = { _ in }) -> some Service {
+        makeApplication(onReady: onReady)
+    }
+
     /// The fake's Hummingbird application; it records the bound port while it runs.
     func makeApplication(onReady: @escaping @Sendable (String) async -> Void) -> some ApplicationProtocol {
         Application(
@@ -151,14 +165,14 @@ public final class FakeChatCompletionsServer: Sendable {
         state.withLock { $0.port }
     }
 
-    /// Every request received so far, oldest first.
+    /// Every request received so far, oldest first (none when it does not record them).
     public var requests: [RecordedRequest] {
         state.withLock { $0.requests }
     }
 
-    /// How many requests have been received.
+    /// How many requests have been received (counted whether or not they are recorded).
     public var requestCount: Int {
-        state.withLock { $0.requests.count }
+        state.withLock { $0.received }
     }
 
     /// The most requests that were being answered at the same time.
@@ -180,6 +194,7 @@ public final class FakeChatCompletionsServer: Sendable {
     public func reset() {
         state.withLock {
             $0.requests.removeAll()
+            $0.received = 0
             $0.queue.removeAll()
         }
     }
@@ -189,6 +204,10 @@ public final class FakeChatCompletionsServer: Sendable {
     private func respond(to request: Request) async throws -> Response {
         var request = request
         let path = request.uri.path
+        if request.method == .get, path == "/stats" {
+            let stats = state.withLock { ["requests": $0.received, "in_flight": $0.inFlight, "max_in_flight": $0.mostInFlight] }
+            return Self.json(200, JSON.string(stats))
+        }
         guard request.method == .post, path.hasSuffix("/chat/completions") else {
             return Self.json(404, JSON.string(["error": ["message": "No route for \(request.method) \(path)", "type": "not_found"]]))
         }
@@ -201,11 +220,12 @@ public final class FakeChatCompletionsServer: Sendable {
             body: Array(body.readableBytesView)
         )
         let (behaviour, number) = state.withLock { state in
-            state.requests.append(recorded)
+            if recordsRequests { state.requests.append(recorded) }
+            state.received += 1
             state.inFlight += 1
             state.mostInFlight = max(state.mostInFlight, state.inFlight)
             let behaviour = state.queue.isEmpty ? state.defaultBehaviour : state.queue.removeFirst()
-            return (behaviour, state.requests.count)
+            return (behaviour, state.received)
         }
         defer { state.withLock { $0.inFlight -= 1 } }
         return try await answer(recorded, with: behaviour, number: number)
@@ -214,11 +234,9 @@ public final class FakeChatCompletionsServer: Sendable {
     private func answer(_ request: RecordedRequest, with behaviour: Behaviour, number: Int) async throws -> Response {
         switch behaviour {
         case .echo:
-            let text = "echo: " + (request.lastUserMessage ?? "")
+            let text = Self.echoText(for: request)
             if request.stream == true {
-                let words = text.split(separator: " ", omittingEmptySubsequences: false)
-                let chunks = words.enumerated().map { $0.offset == 0 ? String($0.element) : " " + $0.element }
-                return try await answer(request, with: .stream(chunks: chunks), number: number)
+                return streamed(Self.words(of: text), for: request, number: number)
             }
             return completion(text, for: request, number: number)
         case .reply(let text):
@@ -226,6 +244,13 @@ public final class FakeChatCompletionsServer: Sendable {
         case .delay(let duration, let next):
             try await Task.sleep(for: duration)
             return try await answer(request, with: next, number: number)
+        case .pace(let duration, .echo) where request.stream == true:
+            let words = Self.words(of: Self.echoText(for: request))
+            return streamed(words, for: request, number: number, before: duration / max(words.count, 1))
+        case .pace(let duration, .stream(let chunks, _)):
+            return streamed(chunks, for: request, number: number, before: duration / max(chunks.count, 1))
+        case .pace(let duration, let next):
+            return try await answer(request, with: .delay(duration, then: next), number: number)
         case .status(let status, let body, let retryAfter):
             var response = Self.json(status, body)
             if let retryAfter {
@@ -235,26 +260,7 @@ public final class FakeChatCompletionsServer: Sendable {
         case .malformedJSON:
             return Self.json(200, #"{"id": "chatcmpl-broken", "choices": [{"message": {"content": "unfinished"#)
         case .stream(let chunks, let interval):
-            var events = chunks.map { chunk in
-                Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": request.model ?? "fake-model",
-                    "choices": [["index": 0, "delta": ["content": chunk], "finish_reason": NSNull()]]])
-            }
-            events.append(
-                Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": request.model ?? "fake-model",
-                    "choices": [["index": 0, "delta": [String: Any](), "finish_reason": "stop"]]])
-            )
-            events.append("data: [DONE]\n\n")
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                body: ResponseBody { [events] writer in
-                    for event in events {
-                        try await writer.write(ByteBuffer(string: event))
-                        if interval > .zero { try await Task.sleep(for: interval) }
-                    }
-                    try await writer.finish(nil)
-                }
-            )
+            return streamed(chunks, for: request, number: number, after: interval)
         case .disconnect:
             return Response(
                 status: .ok,
@@ -267,6 +273,55 @@ public final class FakeChatCompletionsServer: Sendable {
     }
 
     private struct DisconnectRequested: Error {}
+
+    /// `"echo: <last user message>"`.
+    private static func echoText(for request: RecordedRequest) -> String {
+        "echo: " + (request.lastUserMessage ?? "")
+    }
+
+    /// `text` cut into words, each but the first with the space before it.
+    private static func words(of text: String) -> [String] {
+        text.split(separator: " ", omittingEmptySubsequences: false)
+            .enumerated().map { $0.offset == 0 ? String($0.element) : " " + $0.element }
+    }
+
+    /// A server-sent-event stream: one `chat.completion.chunk` per string, each written
+    /// `before` after the last (the first too) and followed by a pause of `after`, then a
+    /// closing chunk and `data: [DONE]`.
+    private func streamed(
+        _ chunks: [String],
+        for request: RecordedRequest,
+        number: Int,
+        before: Duration = .zero,
+        after: Duration = .zero
+    ) -> Response {
+        let model = request.model ?? "fake-model"
+        let events = chunks.map { chunk in
+            Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": model,
+                "choices": [["index": 0, "delta": ["content": chunk], "finish_reason": NSNull()]]])
+        }
+        let closing = [
+            Self.event(["id": "chatcmpl-fake-\(number)", "object": "chat.completion.chunk", "model": model,
+                "choices": [["index": 0, "delta": [String: Any](), "finish_reason": "stop"]]]),
+            "data: [DONE]\n\n",
+        ]
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { [events, closing] writer in
+                for event in events {
+                    if before > .zero { try await Task.sleep(for: before) }
+                    try await writer.write(ByteBuffer(string: event))
+                    if after > .zero { try await Task.sleep(for: after) }
+                }
+                for event in closing {
+                    try await writer.write(ByteBuffer(string: event))
+                    if after > .zero { try await Task.sleep(for: after) }
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
 
     private func completion(_ content: String, for request: RecordedRequest, number: Int) -> Response {
         let promptTokens = request.messages.reduce(0) { $0 + ($1.content.utf8.count + 3) / 4 }
