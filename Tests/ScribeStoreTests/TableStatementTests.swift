@@ -95,3 +95,64 @@ import Testing
         }
     }
 }
+
+/// The messages, events and audit statements on their own.
+@Suite struct MessageEventAuditStatementTests {
+    @Test func aChatIsAnsweredOnceAndItsEventsFollowInOrder() async throws {
+        try await TestDatabase.withStore { store in
+            let user = try await TableStatementTests.newUser(store)
+            let started = try await store.startChat(userID: user.id, conversationID: nil, text: "What is due?", newTitle: "What is due?")
+            #expect(started.message.status == .processing && started.message.stage == .llm)
+            let answered = try await store.finishChat(
+                userMessageID: started.message.id, conversationID: started.conversation.id, answer: "127.40 EUR", metadata: MessageMetadata()
+            )
+            #expect(answered.userMessage.status == .done && answered.userMessage.stage == nil)
+            #expect(answered.assistantMessage.replyTo == started.message.id)
+            await #expect {
+                try await store.finishChat(userMessageID: started.message.id, conversationID: started.conversation.id, answer: "again", metadata: MessageMetadata())
+            } throws: { ($0 as? StoreError)?.code == .conflict }
+            let history = try await store.history(conversationID: started.conversation.id, through: answered.assistantMessage.id, limit: 10)
+            #expect(history.map(\.id) == [started.message.id, answered.assistantMessage.id])
+
+            // An event is given out once no running transaction can precede it
+            // (other tests' transactions run beside this one): wait for both.
+            var found: EventBatch?
+            try await waitUntil("both messages' events are final", timeout: .seconds(30)) {
+                let batch = try await store.events(conversationID: started.conversation.id, after: .start, limit: 100)
+                found = batch
+                return Set(batch.events.map(\.messageID)).count == 2
+            }
+            let batch = try #require(found)
+            #expect(!batch.events.isEmpty && batch.events.map(\.position) == batch.events.map(\.position).sorted())
+            #expect(Set(batch.events.map(\.messageID)) == [started.message.id, answered.assistantMessage.id])
+            #expect(try await store.latestEventPosition(conversationID: started.conversation.id) == batch.events.last?.position)
+            #expect(try await store.events(conversationID: started.conversation.id, after: batch.events.last!.position, limit: 100).events.isEmpty)
+        }
+    }
+
+    @Test func aFailedMessageSaysWhyAndAnotherUsersMessageIsNotFound() async throws {
+        try await TestDatabase.withStore { store in
+            let user = try await TableStatementTests.newUser(store)
+            let stranger = try await TableStatementTests.newUser(store)
+            let started = try await store.startChat(userID: user.id, conversationID: nil, text: "Hello", newTitle: "Hello")
+            let failed = try #require(try await store.failMessage(id: started.message.id, error: "The assistant could not answer."))
+            // It keeps the stage it failed at (an abandoned chat, failed by the sweeper, does not).
+            #expect(failed.status == .failed && failed.error == "The assistant could not answer." && failed.stage == .llm)
+            #expect(try await store.renderedMessage(id: started.message.id, userID: user.id) != nil)
+            #expect(try await store.renderedMessage(id: started.message.id, userID: stranger.id) == nil)
+            #expect(try await store.renderedMessages(conversationID: started.conversation.id, userID: stranger.id, limit: 10, after: nil) == nil)
+            await #expect { try await store.startChat(userID: stranger.id, conversationID: started.conversation.id, text: "Mine?", newTitle: "x") } throws: {
+                ($0 as? StoreError)?.code == .notFound
+            }
+        }
+    }
+
+    @Test func aRegistrationIsAuditedWithoutSecrets() async throws {
+        try await TestDatabase.withStore { store in
+            let user = try await TableStatementTests.newUser(store)
+            let events = try await store.auditEvents(action: .userRegistered, limit: 1000)
+            let mine = try #require(events.first { $0.userID == user.id })
+            #expect(mine.origin.address == "command-line" && mine.detail.values.allSatisfy { !$0.contains("hash") })
+        }
+    }
+}
