@@ -1,10 +1,10 @@
-// The API's documentation viewer: reads ../openapi.json (the contract the
+// The API's documentation viewer: reads /openapi.json (the contract the
 // server serves) and shows its operations, parameters, bodies, responses and
 // schemas. Everything taken from the document is written as text
 // (textContent), never parsed as HTML; the page runs under a CSP that allows
 // no inline script or style.
 
-import { el } from '../js/dom.js';
+import { el } from '/js/dom.js';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace'];
 // How deep a schema's references are expanded inline before they are only linked.
@@ -401,7 +401,7 @@ function applyFilter() {
 async function main() {
   const status = document.getElementById('status');
   try {
-    const response = await fetch(new URL('../openapi.json', document.baseURI), { headers: { Accept: 'application/json' } });
+    const response = await fetch('/openapi.json', { headers: { Accept: 'application/json' } });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     spec = await response.json();
   } catch (error) {
