@@ -8,7 +8,8 @@ import ScribeFlows
 /// What the HTTP API needs to serve requests. The flows come built (by
 /// `scribe`, or a test): the API only speaks HTTP to them.
 public struct APIDependencies: Sendable {
-    public var store: Store
+    /// The stores, handed each to the controllers that use it.
+    public var stores: Stores
     public var tokens: AccessTokens
     /// The web chat (`POST /v1/chat`), counted against the web's daily limit.
     public var chat: ChatFlow
@@ -38,7 +39,7 @@ public struct APIDependencies: Sendable {
     public var metrics: MetricsEndpoint?
 
     public init(
-        store: Store,
+        stores: Stores,
         tokens: AccessTokens,
         streamTokens: StreamTokens,
         events: EventHub,
@@ -53,7 +54,7 @@ public struct APIDependencies: Sendable {
         loginThrottle: LoginThrottlePolicy = LoginThrottlePolicy(),
         http: HTTPPolicy = HTTPPolicy()
     ) {
-        self.store = store
+        self.stores = stores
         self.tokens = tokens
         self.streamTokens = streamTokens
         self.events = events
@@ -88,19 +89,21 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
         router.add(middleware: FileMiddleware(webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
     }
 
-    HealthController(store: dependencies.store).addRoutes(to: router)
+    HealthController(database: dependencies.stores.database).addRoutes(to: router)
     dependencies.metrics?.addRoutes(to: router)
 
     let auth = AuthController(
-        store: dependencies.store,
+        users: dependencies.stores.users,
+        audit: dependencies.stores.audit,
         tokens: dependencies.tokens,
         passwords: PasswordHasher(cost: dependencies.bcryptCost),
-        throttle: LoginThrottle(store: dependencies.store, policy: dependencies.loginThrottle)
+        throttle: LoginThrottle(failures: dependencies.stores.loginFailures, policy: dependencies.loginThrottle)
     )
     let v1 = router.group("v1")
     auth.addPublicRoutes(to: v1)
     let events = EventController(
-        store: dependencies.store,
+        conversations: dependencies.stores.conversations,
+        events: dependencies.stores.events,
         tokens: dependencies.tokens,
         streamTokens: dependencies.streamTokens,
         hub: dependencies.events
@@ -109,14 +112,14 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
 
     let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
     auth.addPrivateRoutes(to: authenticated)
-    ConversationController(store: dependencies.store).addRoutes(to: authenticated)
+    ConversationController(conversations: dependencies.stores.conversations, messages: dependencies.stores.messages).addRoutes(to: authenticated)
     ChatController(flow: dependencies.chat).addRoutes(to: authenticated)
     UploadController(flow: dependencies.files, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)
     events.addPrivateRoutes(to: authenticated)
 
-    let bots = v1.group().add(middleware: ServiceKeyAuthenticator(store: dependencies.store, scope: "chat"))
+    let bots = v1.group().add(middleware: ServiceKeyAuthenticator(keys: dependencies.stores.serviceKeys, scope: "chat"))
     ServiceChatController(
-        store: dependencies.store,
+        serviceChats: dependencies.stores.serviceChats,
         chat: ChatController(flow: dependencies.botChat)
     ).addRoutes(to: bots)
     return router

@@ -9,14 +9,14 @@ import ScribeStore
 /// Used by the synchronous `POST /v1/chat` and by the worker's LLM step, so both
 /// see the same prompt for the same history.
 public struct ChatResponder: Sendable {
-    let store: Store
+    let messages: MessageStore
     let provider: any LLMProvider
     let systemPrompt: String
     let budget: ContextBudget
 
     /// Creates a responder.
-    public init(store: Store, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
-        self.store = store
+    public init(messages: MessageStore, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
+        self.messages = messages
         self.provider = provider
         self.systemPrompt = systemPrompt
         self.budget = budget
@@ -38,7 +38,7 @@ public struct ChatResponder: Sendable {
 
     /// The prompt for `message`: the system prompt and the history that fits the budget.
     func prompt(for message: Message) async throws -> [ChatMessage] {
-        let history = try await store.history(
+        let history = try await messages.history(
             conversationID: message.conversationID,
             through: message.id,
             limit: budget.maxMessages + 1
@@ -91,6 +91,6 @@ extension ChatResponder {
     public func withHistory(maxMessages: Int) -> ChatResponder {
         var budget = self.budget
         budget.maxMessages = maxMessages
-        return ChatResponder(store: store, provider: provider, systemPrompt: systemPrompt, budget: budget)
+        return ChatResponder(messages: messages, provider: provider, systemPrompt: systemPrompt, budget: budget)
     }
 }

@@ -11,15 +11,17 @@ import ScribeStore
 /// given back to the day's count. Used by the web chat (`POST /v1/chat`, plain
 /// and streamed) and the bots' `POST /v1/chat/send`; HTTP lives in the API.
 public struct ChatFlow: Sendable {
-    let store: Store
+    let messages: MessageStore
+    let usage: UsageStore
     let responder: ChatResponder
     /// Requests per UTC day each person may make (counted when a chat
     /// starts, given back when it cannot be answered); nil: no limit.
     public let dailyLimit: Int?
 
     /// A flow answering with `responder`, counting against `dailyLimit`.
-    public init(store: Store, responder: ChatResponder, dailyLimit: Int?) {
-        self.store = store
+    public init(messages: MessageStore, usage: UsageStore, responder: ChatResponder, dailyLimit: Int?) {
+        self.messages = messages
+        self.usage = usage
         self.responder = responder
         self.dailyLimit = dailyLimit
     }
@@ -47,7 +49,7 @@ public struct ChatFlow: Sendable {
     /// - Throws: ``StoreError`` `.notFound` when the conversation is not the
     ///   user's; ``DailyLimitReached`` when the day's requests are spent.
     public func start(userID: UUID, conversationID: UUID?, text: String) async throws -> Started {
-        let started = try await store.startChat(
+        let started = try await messages.startChat(
             userID: userID,
             conversationID: conversationID,
             text: text,
@@ -72,16 +74,16 @@ public struct ChatFlow: Sendable {
         } catch let error as DatabaseError {
             // The database went away while the prompt was gathered: mark the
             // message failed if it can still be written.
-            _ = try? await store.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
+            _ = try? await messages.failMessage(id: started.message.id, error: "The answer could not be prepared; please try again.")
             await giveBack(started, logger: logger)
             throw error
         } catch {
             logger.warning("chat answer failed", metadata: ["message_id": "\(started.message.id)", "error": "\(error)"])
-            try await store.failMessage(id: started.message.id, error: Self.failureSentence(for: error))
+            try await messages.failMessage(id: started.message.id, error: Self.failureSentence(for: error))
             await giveBack(started, logger: logger)
             throw error
         }
-        let stored = try await store.finishChat(
+        let stored = try await messages.finishChat(
             userMessageID: started.message.id,
             conversationID: started.conversation.id,
             answer: completion.content,
@@ -105,7 +107,7 @@ public struct ChatFlow: Sendable {
     private func giveBack(_ started: Started, logger: Logger) async {
         guard dailyLimit != nil else { return }
         do {
-            try await store.refundDailyRequests(1, userID: started.conversation.userID)
+            try await usage.refundDailyRequests(1, userID: started.conversation.userID)
         } catch {
             logger.warning("could not give back a request that was not answered", metadata: ["error": "\(error)"])
         }

@@ -22,11 +22,11 @@ import ScribeStore
 /// `queued` and `processing` with its `stage`, then `done`, or `failed` with
 /// a sentence for the person.
 public struct FileFlow: Sendable {
-    package let store: Store
+    package let stores: Stores
     package let queue: JobQueue
 
-    public init(store: Store, queue: JobQueue) {
-        self.store = store
+    public init(stores: Stores, queue: JobQueue) {
+        self.stores = stores
         self.queue = queue
     }
 
@@ -34,7 +34,7 @@ public struct FileFlow: Sendable {
     /// `ocr` as many as there are OCR engines, `answer` as many LLM calls as
     /// may be in flight at once. (Each stage's job kind is its queue's name.)
     public static func queues(ocrEngines: Int, llmConcurrency: Int) -> [String: Int] {
-        [Stage.ocr.jobKind!: ocrEngines, Stage.llm.jobKind!: llmConcurrency]
+        [StageJobKind.ocr.rawValue: ocrEngines, StageJobKind.answer.rawValue: llmConcurrency]
     }
 
     // MARK: Enqueue
@@ -64,7 +64,7 @@ public struct FileFlow: Sendable {
         quota: UploadQuota = UploadQuota(),
         requestID: String? = nil
     ) async throws -> [EnqueuedUpload] {
-        if let idempotencyKey, let earlier = try await store.uploads(userID: userID, idempotencyKey: idempotencyKey) {
+        if let idempotencyKey, let earlier = try await stores.uploads.uploads(userID: userID, idempotencyKey: idempotencyKey) {
             return earlier
         }
         // Storing the bytes takes time of its own: a second more per 10 MB.
@@ -72,8 +72,8 @@ public struct FileFlow: Sendable {
         let timeout = queue.database.options.timeout + .milliseconds(bytes / 10_000)
         let fairnessKey = userID.uuidString.lowercased()
         do {
-            return try await queue.database.transaction(timeout: timeout) { [store, queue] connection in
-                try await store.requireConversation(conversationID, of: userID, on: connection)
+            return try await queue.database.transaction(timeout: timeout) { [stores, queue] connection in
+                try await stores.conversations.requireConversation(conversationID, of: userID, on: connection)
                 var enqueued: [EnqueuedUpload] = []
                 var queues: Set<String> = []
                 for (position, file) in files.enumerated() {
@@ -81,8 +81,8 @@ public struct FileFlow: Sendable {
                     let jobID = UUID.v7()
                     let knownText = Self.knownText(of: file)
                     // A job kind is the name of the queue it runs on.
-                    let stage = (knownText == nil ? Stage.ocr : Stage.llm).jobKind!
-                    let message = try await store.insertUpload(
+                    let stage = (knownText == nil ? StageJobKind.ocr : .answer).rawValue
+                    let message = try await stores.uploads.insertUpload(
                         id: uploadID,
                         userID: userID,
                         conversationID: conversationID,
@@ -112,17 +112,17 @@ public struct FileFlow: Sendable {
                 }
                 // Last, so the locks they take are held only until the commit.
                 if let dailyLimit = quota.dailyLimit {
-                    _ = try await store.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
+                    _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
                 }
                 if let maxFilesInFlight = quota.maxFilesInFlight {
-                    try await store.checkFilesInFlight(userID: userID, limit: maxFilesInFlight, on: connection)
+                    try await stores.usage.checkFilesInFlight(userID: userID, limit: maxFilesInFlight, on: connection)
                 }
                 try await queue.notify(queues, on: connection)
                 return enqueued
             }
         } catch let error as PSQLError where error.isUniqueViolation && idempotencyKey != nil {
             // A concurrent request with the same key won the race: answer as it did.
-            if let idempotencyKey, let earlier = try await store.uploads(userID: userID, idempotencyKey: idempotencyKey) {
+            if let idempotencyKey, let earlier = try await stores.uploads.uploads(userID: userID, idempotencyKey: idempotencyKey) {
                 return earlier
             }
             throw error
@@ -147,7 +147,7 @@ public struct FileFlow: Sendable {
 
     /// The whole story of an upload (`GET /v1/jobs/{id}`), if `userID` owns it.
     public func story(uploadID: UUID, userID: UUID) async throws -> UploadStory? {
-        guard let upload = try await store.upload(id: uploadID, userID: userID) else { return nil }
+        guard let upload = try await stores.uploads.upload(id: uploadID, userID: userID) else { return nil }
         let jobs = try await queue.jobs(ids: [upload.ocrJobID, upload.answerJobID].compactMap { $0 })
         return UploadStory(
             upload: upload,

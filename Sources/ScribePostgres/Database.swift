@@ -168,6 +168,14 @@ public final class Database: Service, Sendable {
 
     // MARK: Uses
 
+    /// Answers whether the server takes a trivial query within `timeout`: what `/ready` reports.
+    public func ping(timeout: Duration? = nil) async throws {
+        let logger = logger
+        try await withConnection(timeout: timeout) { connection in
+            _ = try await connection.query("SELECT 1", logger: logger).collect()
+        }
+    }
+
     /// Leases a connection for `body`, all of it within `timeout` (default
     /// ``Options/timeout``).
     ///

@@ -2,8 +2,8 @@ import PostgresNIO
 
 /// Where a message on its way to an answer is: the stage its file (or chat)
 /// is waiting for or in. One type for what is stored with the message
-/// (`messages.stage`), what the API shows (`stage`) and which queue job runs
-/// the stage (`jobKind`).
+/// (`messages.stage`) and what the API shows (`stage`); ``StageJobKind``
+/// names the queue jobs that run the stages.
 public enum Stage: String, Sendable, Hashable, CaseIterable, PostgresCodable {
     /// Waiting for its first stage to start.
     case queued
@@ -11,19 +11,21 @@ public enum Stage: String, Sendable, Hashable, CaseIterable, PostgresCodable {
     case ocr
     /// Being answered by the LLM.
     case llm
+}
 
-    /// The kind, and queue, of the job that runs this stage; nil for `queued`, which no job runs.
-    public var jobKind: String? {
+/// The kinds of the queue jobs that run a message's stages; each is also the
+/// name of the queue its jobs wait in.
+public enum StageJobKind: String, Sendable, Hashable, CaseIterable {
+    /// Reads a file (`Stage.ocr`).
+    case ocr
+    /// Answers a message (`Stage.llm`).
+    case answer
+
+    /// The stage a job of this kind runs.
+    public var stage: Stage {
         switch self {
-        case .queued: nil
-        case .ocr: "ocr"
-        case .llm: "answer"
+        case .ocr: .ocr
+        case .answer: .llm
         }
-    }
-
-    /// The stage a job of `kind` runs, if it is one of them.
-    public init?(jobKind kind: String) {
-        guard let stage = Self.allCases.first(where: { $0.jobKind == kind }) else { return nil }
-        self = stage
     }
 }

@@ -12,8 +12,9 @@ import ScribeStore
 /// lease writes the assistant message and marks the file done, so each file
 /// gets exactly one answer however often the stage is retried or rescued.
 struct AnswerStage: JobHandler {
-    let kind = Stage.llm.jobKind!
-    let store: Store
+    let kind = StageJobKind.answer.rawValue
+    let messages: MessageStore
+    let uploads: UploadStore
     let queue: JobQueue
     let responder: ChatResponder
     /// Drop the upload's bytes in the final transaction (retention zero).
@@ -21,8 +22,8 @@ struct AnswerStage: JobHandler {
 
     func run(_ job: ClaimedJob) async throws -> JobCompletion {
         let args = try job.decodeArgs(UploadJobArgs.self)
-        try await store.startStage(.llm, messageID: args.messageID)
-        guard let question = try await store.message(id: args.messageID) else {
+        try await uploads.startStage(.llm, messageID: args.messageID)
+        guard let question = try await messages.message(id: args.messageID) else {
             throw JobError.permanent("the job's message is gone", userMessage: "The message was deleted.")
         }
         guard question.documentText != nil else {
@@ -37,9 +38,9 @@ struct AnswerStage: JobHandler {
     /// answer written. Throws `.leaseLost` (and writes nothing) when the
     /// lease no longer holds.
     func record(_ lease: JobLease, question: Message, uploadID: UUID, answer: String, metadata: MessageMetadata) async throws {
-        try await queue.database.transaction { [store, queue, dropPayloadOnSuccess] connection in
+        try await queue.database.transaction { [uploads, queue, dropPayloadOnSuccess] connection in
             try await queue.complete(lease, on: connection)
-            try await store.writeAnswer(
+            try await uploads.writeAnswer(
                 to: question,
                 uploadID: uploadID,
                 answer: answer,
@@ -65,6 +66,6 @@ struct AnswerStage: JobHandler {
     }
 
     func jobsChanged(_ transitions: [JobTransition], on connection: PostgresConnection) async throws {
-        try await store.setUploadMessages(FileFlow.messageStatuses(transitions), on: connection)
+        try await uploads.setUploadMessages(FileFlow.messageStatuses(transitions), on: connection)
     }
 }

@@ -11,20 +11,20 @@ import ScribeStore
 /// and enqueues the `answer` stage. A worker that lost its lease writes
 /// nothing, and the `answer` job exists exactly when the checkpoint does.
 struct OCRStage: JobHandler {
-    let kind = Stage.ocr.jobKind!
-    let store: Store
+    let kind = StageJobKind.ocr.rawValue
+    let uploads: UploadStore
     let queue: JobQueue
     let reader: DocumentReader
 
     func run(_ job: ClaimedJob) async throws -> JobCompletion {
         let args = try job.decodeArgs(UploadJobArgs.self)
-        try await store.startStage(.ocr, messageID: args.messageID)
-        guard let upload = try await store.upload(id: args.uploadID) else {
+        try await uploads.startStage(.ocr, messageID: args.messageID)
+        guard let upload = try await uploads.upload(id: args.uploadID) else {
             throw JobError.permanent("the upload is gone", userMessage: "The file was deleted.")
         }
-        let document = try await read(upload) { [store] pagesRead, pageCount in
+        let document = try await read(upload) { [uploads] pagesRead, pageCount in
             // Progress is for watching; failing to show it must not fail the reading.
-            try? await store.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+            try? await uploads.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
         }
         try await record(job, upload: upload, args: args, document: document)
         return .recorded
@@ -35,16 +35,16 @@ struct OCRStage: JobHandler {
     /// writes nothing) when the lease no longer holds.
     func record(_ job: ClaimedJob, upload: UploadRecord, args: UploadJobArgs, document: RecognisedDocument) async throws {
         let next = try NewJob(
-            kind: Stage.llm.jobKind!,
-            queue: Stage.llm.jobKind!,
+            kind: StageJobKind.answer.rawValue,
+            queue: StageJobKind.answer.rawValue,
             args: args,
             maxAttempts: job.maxAttempts,
             fairnessKey: upload.userID.uuidString.lowercased(),
             metadata: job.metadata
         )
-        try await queue.database.transaction { [store, queue] connection in
+        try await queue.database.transaction { [uploads, queue] connection in
             try await queue.complete(job.lease, on: connection)
-            try await store.checkpointText(
+            try await uploads.checkpointText(
                 uploadID: upload.id,
                 text: document.text,
                 pages: document.pages.map(AttachmentPage.init),
@@ -52,13 +52,13 @@ struct OCRStage: JobHandler {
                 on: connection
             )
             try await queue.enqueue(next, on: connection)
-            try await queue.notify([Stage.llm.jobKind!], on: connection)
+            try await queue.notify([StageJobKind.answer.rawValue], on: connection)
         }
     }
 
     /// The file's text, with the failures a person can act on made permanent.
     func read(_ upload: UploadRecord, progress: @escaping ReadingProgress) async throws -> RecognisedDocument {
-        guard let payload = try await store.payload(ofUpload: upload.id) else {
+        guard let payload = try await uploads.payload(ofUpload: upload.id) else {
             throw JobError.permanent("the upload's bytes are gone", userMessage: "\(upload.filename) is no longer stored; please upload it again.")
         }
         let bytes = Array(payload.readableBytesView)
@@ -76,6 +76,6 @@ struct OCRStage: JobHandler {
     }
 
     func jobsChanged(_ transitions: [JobTransition], on connection: PostgresConnection) async throws {
-        try await store.setUploadMessages(FileFlow.messageStatuses(transitions), on: connection)
+        try await uploads.setUploadMessages(FileFlow.messageStatuses(transitions), on: connection)
     }
 }

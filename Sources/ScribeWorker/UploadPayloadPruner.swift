@@ -7,12 +7,12 @@ import ServiceLifecycle
 /// `JOB_PAYLOAD_RETENTION_SECONDS` above zero; at zero the answer's own
 /// transaction drops them). Runs beside the queue worker, every minute.
 public struct UploadPayloadPruner: Service {
-    let store: Store
+    let uploads: UploadStore
     let retention: Duration
     let logger: Logger
 
-    public init(store: Store, retention: Duration, logger: Logger) {
-        self.store = store
+    public init(uploads: UploadStore, retention: Duration, logger: Logger) {
+        self.uploads = uploads
         self.retention = retention
         self.logger = logger
     }
@@ -21,7 +21,7 @@ public struct UploadPayloadPruner: Service {
         var failing = false
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                let dropped = try await store.dropAnsweredPayloads(olderThan: retention)
+                let dropped = try await uploads.dropAnsweredPayloads(olderThan: retention)
                 if dropped > 0 { logger.info("dropped the bytes of answered uploads", metadata: ["uploads": "\(dropped)"]) }
                 failing = false
             } catch {

@@ -18,28 +18,28 @@ public enum WorkerServices {
     /// - Parameters:
     ///   - configuration: The queues with their slots, leases, retries, retention.
     ///   - payloadRetention: How long an answered upload keeps its bytes (zero: dropped with the answer).
-    ///   - store: The store over the running database.
+    ///   - stores: The stores over the running database.
     ///   - reader: Reads uploads (OCR engines, PDF limits).
     ///   - responder: Answers a file's message with the LLM.
     ///   - logger: The worker's logger.
     public static func make(
         configuration: QueueWorkerConfiguration,
         payloadRetention: Duration = .zero,
-        store: Store,
+        stores: Stores,
         reader: DocumentReader,
         responder: ChatResponder,
         logger: Logger
     ) -> [any Service] {
-        let queue = JobQueue(database: store.database, logger: logger)
+        let queue = JobQueue(database: stores.database, logger: logger)
         let handlers: [any JobHandler] = [
-            OCRStage(store: store, queue: queue, reader: reader),
-            AnswerStage(store: store, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),
+            OCRStage(uploads: stores.uploads, queue: queue, reader: reader),
+            AnswerStage(messages: stores.messages, uploads: stores.uploads, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),
         ]
         var services: [any Service] = [
             QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger)
         ]
         if payloadRetention > .zero {
-            services.append(UploadPayloadPruner(store: store, retention: payloadRetention, logger: logger))
+            services.append(UploadPayloadPruner(uploads: stores.uploads, retention: payloadRetention, logger: logger))
         }
         return services
     }

@@ -23,14 +23,14 @@ struct KeysCommand: AsyncParsableCommand {
     static let patientDatabaseTimeout: Duration = .seconds(30)
 
     /// Runs `body` with the configured database.
-    static func withStore<T: Sendable>(_ body: @escaping @Sendable (Store) async throws -> T) async throws -> T {
+    static func withKeys<T: Sendable>(_ body: @escaping @Sendable (ServiceKeyStore) async throws -> T) async throws -> T {
         let runtime = try Runtime.load(label: "scribe.keys")
         return try await Database.withRunning(
             runtime.databaseURL,
             options: Database.Options(timeout: max(runtime.configuration.databaseTimeout, patientDatabaseTimeout), poolSize: 2),
             logger: Logger(label: "scribe.postgres")
         ) { database in
-            try await body(Store(database: database, logger: runtime.logger))
+            try await body(ServiceKeyStore(database: database, logger: runtime.logger))
         }
     }
 
@@ -58,8 +58,8 @@ struct KeysCommand: AsyncParsableCommand {
             let secret = ServiceKeySecret()
             let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
             let scopes = Set(scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).sorted()
-            let key = try await KeysCommand.withStore { store in
-                try await store.createServiceKey(name: name, prefix: secret.prefix, hash: secret.hash, scopes: scopes)
+            let key = try await KeysCommand.withKeys { keys in
+                try await keys.createServiceKey(name: name, prefix: secret.prefix, hash: secret.hash, scopes: scopes)
             }
             print("Created service key \(key.id.uuidString.lowercased()) \"\(key.name)\" (scopes: \(key.scopes.joined(separator: ", "))).")
             print("Copy it now: it is not stored and cannot be shown again. Send it as the X-API-KEY header.")
@@ -71,7 +71,7 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the keys (never the keys themselves).")
 
         func run() async throws {
-            let keys = try await KeysCommand.withStore { store in try await store.serviceKeys() }
+            let keys = try await KeysCommand.withKeys { keys in try await keys.serviceKeys() }
             let formatter = ISO8601DateFormatter()
             print(["id", "name", "key", "scopes", "created", "last used", "revoked"].joined(separator: "\t"))
             for key in keys {
@@ -94,7 +94,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let id = UUID(uuidString: id) else { throw ValidationError("\(self.id) is not a key id.") }
-            guard try await KeysCommand.withStore({ store in try await store.revokeServiceKey(id: id) }) else {
+            guard try await KeysCommand.withKeys({ keys in try await keys.revokeServiceKey(id: id) }) else {
                 throw StartupError("No active service key has the id \(id.uuidString.lowercased()).")
             }
             print("Revoked service key \(id.uuidString.lowercased()).")

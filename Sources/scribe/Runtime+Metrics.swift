@@ -3,7 +3,6 @@ import Prometheus
 import ScribeAPI
 import ScribeQueue
 import ScribePostgres
-import ScribeStore
 import ServiceLifecycle
 
 extension Runtime {
@@ -26,11 +25,11 @@ extension Runtime {
     /// What runs for metrics beside the process's own services: the queue's
     /// gauges, and with `METRICS_PORT` the server on that port (the API's
     /// router serves `/metrics` otherwise).
-    func makeMetricsServices(_ registry: PrometheusCollectorRegistry, store: Store) -> [any Service] {
+    func makeMetricsServices(_ registry: PrometheusCollectorRegistry, database: Database) -> [any Service] {
         let logger = Logger(label: "scribe.metrics")
         var services: [any Service] = [
             QueueGauges(
-                queue: JobQueue(database: store.database, logger: logger),
+                queue: JobQueue(database: database, logger: logger),
                 queues: configuration.queueWorker.queues.keys.sorted(),
                 timeout: configuration.databaseTimeout,
                 logger: logger

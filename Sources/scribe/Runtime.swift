@@ -92,9 +92,9 @@ struct Runtime {
         return max(llm + configuration.databaseTimeout * 4, .seconds(150))
     }
 
-    func makeResponder(store: Store, provider: any LLMProvider) -> ChatResponder {
+    func makeResponder(messages: MessageStore, provider: any LLMProvider) -> ChatResponder {
         ChatResponder(
-            store: store,
+            messages: messages,
             provider: provider,
             systemPrompt: configuration.systemPrompt,
             budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
@@ -112,13 +112,13 @@ struct Runtime {
 
     /// The worker's services (the queue worker with the file flow's stages,
     /// and what runs beside it); see ``WorkerServices``.
-    func makeWorkerServices(store: Store, provider: any LLMProvider, ocr: OCREnginePool) -> [any Service] {
+    func makeWorkerServices(stores: Stores, provider: any LLMProvider, ocr: OCREnginePool) -> [any Service] {
         WorkerServices.make(
             configuration: configuration.queueWorker,
             payloadRetention: configuration.worker.payloadRetention,
-            store: store,
+            stores: stores,
             reader: DocumentReader(pool: ocr, configuration: configuration.ocrEngines),
-            responder: makeResponder(store: store, provider: provider),
+            responder: makeResponder(messages: stores.messages, provider: provider),
             logger: Logger(label: "scribe.worker")
         )
     }
@@ -149,19 +149,19 @@ struct Runtime {
         let ocr = roles.contains(.workers) ? try makeOCRPool() : nil
         let llm = makeLLMProvider()
         let database = makeDatabase()
-        let store = Store(database: database, logger: Logger(label: "scribe.store"))
+        let stores = Stores(database: database, logger: Logger(label: "scribe.store"))
 
         // Services stop in reverse order: the database last, each resource after its users.
         var services: [any Service] = [database]
-        if let metrics { services += makeMetricsServices(metrics, store: store) }
+        if let metrics { services += makeMetricsServices(metrics, database: database) }
         services.append(CloseOnShutdown { try await llm.shutdown() })
         if let ocr {
             services.append(CloseOnShutdown { await ocr.shutdown() })
-            services += makeWorkerServices(store: store, provider: llm.provider, ocr: ocr)
+            services += makeWorkerServices(stores: stores, provider: llm.provider, ocr: ocr)
         }
         if roles.contains(.api), let jwtSecret {
             let endpoint = configuration.metricsPort == nil ? metrics.map(metricsEndpoint) : nil
-            services += await makeAPIServices(store: store, provider: llm.provider, jwtSecret: jwtSecret, metrics: endpoint)
+            services += await makeAPIServices(stores: stores, provider: llm.provider, jwtSecret: jwtSecret, metrics: endpoint)
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         if roles.contains(.workers) {
@@ -180,26 +180,28 @@ struct Runtime {
     /// the application, and the event hub (listed after the application so
     /// that it stops first, ending the event streams the server then drains).
     /// `metrics`, when given, is served at `GET /metrics` on the API's port.
-    func makeAPIServices(store: Store, provider: any LLMProvider, jwtSecret: String, metrics: MetricsEndpoint? = nil) async -> [any Service] {
+    func makeAPIServices(stores: Stores, provider: any LLMProvider, jwtSecret: String, metrics: MetricsEndpoint? = nil) async -> [any Service] {
         let events = EventHub(
-            store: store,
+            database: stores.database,
+            events: stores.events,
             heartbeat: configuration.eventHeartbeat,
             retention: configuration.eventRetention,
             logger: Logger(label: "scribe.events")
         )
-        let responder = makeResponder(store: store, provider: provider)
+        let responder = makeResponder(messages: stores.messages, provider: provider)
         var dependencies = APIDependencies(
-            store: store,
+            stores: stores,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),
             streamTokens: await StreamTokens(secret: jwtSecret),
             events: events,
-            chat: ChatFlow(store: store, responder: responder, dailyLimit: configuration.webDailyRequestLimit),
+            chat: ChatFlow(messages: stores.messages, usage: stores.usage, responder: responder, dailyLimit: configuration.webDailyRequestLimit),
             botChat: ChatFlow(
-                store: store,
+                messages: stores.messages,
+                usage: stores.usage,
                 responder: responder.withHistory(maxMessages: configuration.botHistoryMessages),
                 dailyLimit: configuration.botDailyRequestLimit
             ),
-            files: FileFlow(store: store, queue: JobQueue(database: store.database, logger: Logger(label: "scribe.queue"))),
+            files: FileFlow(stores: stores, queue: JobQueue(database: stores.database, logger: Logger(label: "scribe.queue"))),
             bcryptCost: configuration.bcryptCost,
             maxJSONBodyBytes: configuration.maxJSONBodyBytes,
             uploads: UploadLimits(
@@ -233,7 +235,7 @@ struct Runtime {
         )
         return [
             AbandonedChatSweeper(
-                store: store,
+                stores: stores,
                 age: longestChat * 2,
                 loginWindow: configuration.loginFailureWindow,
                 auditRetention: configuration.auditRetention,

@@ -33,10 +33,10 @@ import Testing
             let key = try await api.createServiceKey(name: keyName)
             _ = try await api.botSend(key: key, ["telegram_id": 5, "message": "hi"], headers: from)
             _ = try await api.botSend(key: key, ["telegram_id": 5, "message": "hi again"], headers: from)
-            let stored = try #require(try await api.store.serviceKeys().first { $0.name == keyName })
-            #expect(try await api.store.revokeServiceKey(id: stored.id))
+            let stored = try #require(try await api.stores.serviceKeys.serviceKeys().first { $0.name == keyName })
+            #expect(try await api.stores.serviceKeys.revokeServiceKey(id: stored.id))
 
-            let events = try await api.store.auditEvents(limit: 1000)
+            let events = try await api.stores.audit.auditEvents(limit: 1000)
             let mine = events.filter { $0.userID?.uuidString.lowercased() == userID }
             #expect(Set(mine.map(\.action)) == [.userRegistered, .loginFailed, .loginSucceeded, .conversationDeleted])
             let registration = try #require(mine.first { $0.action == .userRegistered })

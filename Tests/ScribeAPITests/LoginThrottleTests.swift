@@ -71,7 +71,7 @@ import Testing
             #expect(again.status == .unauthorized, "a success reset the count")
 
             // Audited: three failures, the one that started the lockout, and nothing for the refused tries.
-            let audit = try await api.store.auditEvents(limit: 10_000).filter { $0.userID == userID }
+            let audit = try await api.stores.audit.auditEvents(limit: 10_000).filter { $0.userID == userID }
             #expect(audit.filter { $0.action == .loginFailed }.count == 4)
             #expect(audit.filter { $0.action == .loginThrottled }.count == 1)
             #expect(audit.filter { $0.action == .loginSucceeded }.count == 1)

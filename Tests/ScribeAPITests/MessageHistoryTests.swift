@@ -115,7 +115,7 @@ import Testing
             #expect(try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: "\"0000000000000000\""]).status == .ok)
 
             // Any change to the message changes its tag.
-            try await api.store.database.client.query("UPDATE messages SET content = 'Poll me, changed.' WHERE id = \(UUID(uuidString: id)!)")
+            try await api.stores.database.client.query("UPDATE messages SET content = 'Poll me, changed.' WHERE id = \(UUID(uuidString: id)!)")
             let changed = try await api.send(.get, "/v1/messages/\(id)", token: token, headers: [.ifNoneMatch: tag])
             #expect(changed.status == .ok)
             #expect(changed["content"] as? String == "Poll me, changed.")

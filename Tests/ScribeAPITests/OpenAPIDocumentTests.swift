@@ -133,16 +133,16 @@ import Testing
     /// contacted: only its routes are read).
     static func router() async throws -> Router<ScribeRequestContext> {
         let database = Database(url: try DatabaseURL("postgres://scribe@127.0.0.1:1/unused"), logger: TestDatabase.logger)
-        let store = Store(database: database, logger: TestDatabase.logger)
-        let responder = ChatResponder(store: store, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100))
+        let stores = Stores(database: database, logger: TestDatabase.logger)
+        let responder = ChatResponder(messages: stores.messages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100))
         var dependencies = APIDependencies(
-            store: store,
+            stores: stores,
             tokens: await AccessTokens(secret: testSecret, lifetime: .seconds(60)),
             streamTokens: await StreamTokens(secret: testSecret),
-            events: EventHub(store: store, logger: TestDatabase.logger),
-            chat: ChatFlow(store: store, responder: responder, dailyLimit: nil),
-            botChat: ChatFlow(store: store, responder: responder, dailyLimit: nil),
-            files: FileFlow(store: store, queue: JobQueue(database: database, logger: TestDatabase.logger)),
+            events: EventHub(database: stores.database, events: stores.events, logger: TestDatabase.logger),
+            chat: ChatFlow(messages: stores.messages, usage: stores.usage, responder: responder, dailyLimit: nil),
+            botChat: ChatFlow(messages: stores.messages, usage: stores.usage, responder: responder, dailyLimit: nil),
+            files: FileFlow(stores: stores, queue: JobQueue(database: database, logger: TestDatabase.logger)),
             bcryptCost: 4,
             maxJSONBodyBytes: 1024,
             uploads: UploadLimits(maxFileBytes: 1024, maxRequestBytes: 2048, maxFiles: 1, jobMaxAttempts: 1),

@@ -21,8 +21,8 @@ import Testing
             let name = "revoked-\(UUID().uuidString.prefix(8))"
             let key = try await api.createServiceKey(name: name)
             #expect(try await api.botSend(key: key, body).status == .ok)
-            let stored = try #require(try await api.store.serviceKeys().first { $0.name == name })
-            #expect(try await api.store.revokeServiceKey(id: stored.id))
+            let stored = try #require(try await api.stores.serviceKeys.serviceKeys().first { $0.name == name })
+            #expect(try await api.stores.serviceKeys.revokeServiceKey(id: stored.id))
             let revoked = try await api.botSend(key: key, body)
             #expect(revoked.status == .unauthorized && revoked.errorCode == "invalid_key", "a revoked key stops at once")
 
@@ -80,7 +80,7 @@ import Testing
             #expect(list.items.isEmpty)
 
             // Rotating a key under the same name keeps the same people.
-            let rotated = try await api.createServiceKey(name: try #require(try await api.store.serviceKeys().first { $0.name.hasPrefix("first-") }?.name))
+            let rotated = try await api.createServiceKey(name: try #require(try await api.stores.serviceKeys.serviceKeys().first { $0.name.hasPrefix("first-") }?.name))
             let again = try await api.botSend(key: rotated, ["telegram_id": person, "message": "still me"])
             #expect(again["conversation_id"] as? String == ids[0])
         }
@@ -143,7 +143,7 @@ import Testing
 
             // Only the one answered message was stored besides the first 29 (and their answers).
             let conversation = try #require(answered.first?["conversation_id"] as? String)
-            let allowance = try await api.store.dailyAllowance(userID: try await api.conversationOwner(conversation), limit: 30)
+            let allowance = try await api.stores.usage.dailyAllowance(userID: try await api.conversationOwner(conversation), limit: 30)
             #expect(allowance.used == 30)
             #expect(try await api.messageCount(conversationID: conversation) == 60)
         }

@@ -92,12 +92,15 @@ import Testing
                     (gen_random_uuid(), now() - interval '10 days', 'test.recent', '{"m": "\(marker)"}')
                 """
             )
-            _ = try await api.store.pruneServiceRecords(loginWindow: .seconds(900), auditRetention: .seconds(365 * 86_400))
+            #expect(try await api.stores.usage.pruneOldDays() >= 1)
+            #expect(try await api.stores.loginFailures.prune(quietFor: .seconds(900)) >= 1)
+            #expect(try await api.stores.audit.prune(olderThan: .seconds(365 * 86_400)) >= 1)
+            #expect(try await api.stores.audit.prune(olderThan: nil) == 0, "no retention keeps every event")
 
-            #expect(try await api.store.dailyAllowance(userID: userID, limit: 30).used == 1, "today's count is kept")
-            let subjects = try await api.store.loginBlockedUntil(subjects: ["account:blocked-\(marker)"])
+            #expect(try await api.stores.usage.dailyAllowance(userID: userID, limit: 30).used == 1, "today's count is kept")
+            let subjects = try await api.stores.loginFailures.loginBlockedUntil(subjects: ["account:blocked-\(marker)"])
             #expect(subjects != nil, "a subject still blocked is kept")
-            let audit = try await api.store.auditEvents(limit: 10_000).filter { $0.detail["m"] == marker }.map(\.action.rawValue)
+            let audit = try await api.stores.audit.auditEvents(limit: 10_000).filter { $0.detail["m"] == marker }.map(\.action.rawValue)
             #expect(audit == ["test.recent"])
             try await api.execute(unsafeSQL: """
                 DO $$ BEGIN

@@ -113,7 +113,7 @@ import Testing
             try await waitUntil("the worker serves its metrics") { try await send(.GET, metrics + "/metrics").status == 200 }
             // Eight files: every eighth a page image (the `ocr` stage, then `answer`), the rest text.
             let jobs = try await Database.withRunning(try DatabaseURL(url), options: TestDatabase.options, logger: TestDatabase.logger) { database in
-                try await WorkerProcessTests.enqueue(8, store: Store(database: database, logger: TestDatabase.logger))
+                try await WorkerProcessTests.enqueue(8, stores: Stores(database: database, logger: TestDatabase.logger))
             }
             #expect(try await WorkerProcessTests.waitUntilDrained(client, timeout: .seconds(120)), "\(processes[0].logTail())")
 

@@ -25,7 +25,7 @@ import Testing
         #expect(output.contains("telegram-bot") && output.contains("chat, files"))
 
         try await Database.withRunning(configuration, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-            let store = Store(database: database, logger: TestDatabase.logger)
+            let stores = Stores(database: database, logger: TestDatabase.logger)
             // Only the hash and a short prefix are kept: no column holds the key.
             let rows = try await database.client.query("SELECT id::text, name, prefix, encode(key_hash, 'hex'), array_to_string(scopes, ',') FROM service_keys")
             var stored: [String] = []
@@ -35,9 +35,9 @@ import Testing
             let hex = secret.hash.map { String(format: "%02x", $0) }.joined()
             #expect(stored.contains(hex))
 
-            let found = try #require(try await store.useServiceKey(hash: secret.hash, origin: .commandLine))
+            let found = try #require(try await stores.serviceKeys.useServiceKey(hash: secret.hash, origin: .commandLine))
             #expect(found.name == "telegram-bot" && found.scopes == ["chat", "files"])
-            #expect(try await store.useServiceKey(hash: ServiceKeySecret().hash, origin: .commandLine) == nil, "an unknown key opens nothing")
+            #expect(try await stores.serviceKeys.useServiceKey(hash: ServiceKeySecret().hash, origin: .commandLine) == nil, "an unknown key opens nothing")
 
             let (listed, list, listErrors) = try await Self.keys(["list"], databaseURL: url)
             #expect(listed == 0, "\(listErrors)")
@@ -46,7 +46,7 @@ import Testing
 
             let (revoked, said, _) = try await Self.keys(["revoke", found.id.uuidString], databaseURL: url)
             #expect(revoked == 0 && said.contains("Revoked"))
-            #expect(try await store.useServiceKey(hash: secret.hash, origin: .commandLine) == nil, "a revoked key opens nothing")
+            #expect(try await stores.serviceKeys.useServiceKey(hash: secret.hash, origin: .commandLine) == nil, "a revoked key opens nothing")
             let (again, _, notFound) = try await Self.keys(["revoke", found.id.uuidString], databaseURL: url)
             #expect(again != 0 && notFound.contains("No active service key"))
         }

@@ -44,9 +44,9 @@ import Testing
     /// Enqueues `count` uploads, ten files per request, like a busy API
     /// would: text files (the `answer` stage only), and every eighth a page
     /// image (the `ocr` stage, then `answer`).
-    static func enqueue(_ count: Int, store: Store) async throws -> Int {
-        let user = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
-        let conversation = try await store.createConversation(userID: user.id, title: "crash test")
+    static func enqueue(_ count: Int, stores: Stores) async throws -> Int {
+        let user = try await stores.users.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
+        let conversation = try await stores.conversations.createConversation(userID: user.id, title: "crash test")
         let page = try Fixtures.bytes("mixed_lowres.png")
         var enqueued = 0
         while enqueued < count {
@@ -55,7 +55,7 @@ import Testing
                     ? NewUpload(filename: "page\($0).png", contentType: "image/png", bytes: ByteBuffer(bytes: page))
                     : NewUpload(filename: "page\($0).txt", contentType: "text/plain", bytes: ByteBuffer(string: "Page \($0) of the crash test."))
             }
-            enqueued += try await store.files.enqueue(
+            enqueued += try await stores.files.enqueue(
                 userID: user.id, conversationID: conversation.id, caption: nil, files: batch, idempotencyKey: nil, maxAttempts: 25
             ).count
         }
@@ -105,9 +105,9 @@ import Testing
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.milliseconds(300), then: .echo)) { llm in
             try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-                let store = Store(database: database, logger: TestDatabase.logger)
+                let stores = Stores(database: database, logger: TestDatabase.logger)
                 let client = database.client
-                let jobs = try await Self.enqueue(240, store: store)
+                let jobs = try await Self.enqueue(240, stores: stores)
                 let environment = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL)
                 try await withChildProcesses { processes in
                     var workers = try (0..<3).map { _ in try Self.startWorker(environment, in: processes) }
@@ -138,9 +138,9 @@ import Testing
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(3), then: .echo)) { llm in
             try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-                let store = Store(database: database, logger: TestDatabase.logger)
+                let stores = Stores(database: database, logger: TestDatabase.logger)
                 let client = database.client
-                let jobs = try await Self.enqueue(8, store: store)
+                let jobs = try await Self.enqueue(8, stores: stores)
                 // No grace: running jobs are cancelled and handed back at once.
                 let impatient = Self.workerEnvironment(databaseURL: url, llm: llm.baseURL, extra: ["WORKER_SHUTDOWN_GRACE_SECONDS": "0"])
                 try await withChildProcesses { processes in
@@ -193,7 +193,7 @@ import Testing
                 try await withChildProcesses { processes in
                     let workers = try (0..<2).map { _ in try Self.startWorker(environment, in: processes) }
                     let jobs = try await Database.withRunning(configuration, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-                        try await Self.enqueue(60, store: Store(database: database, logger: TestDatabase.logger))
+                        try await Self.enqueue(60, stores: Stores(database: database, logger: TestDatabase.logger))
                     }
                     try await Task.sleep(for: .seconds(1))
                     try await server.stop()

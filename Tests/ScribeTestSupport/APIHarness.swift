@@ -18,14 +18,14 @@ import ServiceLifecycle
 public let testSecret = String(repeating: "test-secret-", count: 4)
 
 /// Runs `body` against the real router, with a real pool on the shared test
-/// database (or `database`), plus any `services` built on the same store
+/// database (or `database`), plus any `services` built on the same stores
 /// (e.g. a queue worker, so uploads are processed while the test polls).
 public func withAPI(
     provider: any LLMProvider = ExtractiveProvider(),
     tokenLifetime: Duration = .seconds(3600),
     uploads: UploadLimits = UploadLimits(maxFileBytes: 2 << 20, maxRequestBytes: 4 << 20, maxFiles: 3, jobMaxAttempts: 3),
     database: DatabaseURL? = nil,
-    services: @Sendable (Store, ChatResponder) -> [any Service] = { _, _ in [] },
+    services: @Sendable (Stores, ChatResponder) -> [any Service] = { _, _ in [] },
     eventHeartbeat: Duration = .seconds(15),
     webRoot: String? = nil,
     limits: RequestLimits = RequestLimits(),
@@ -36,23 +36,23 @@ public func withAPI(
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
     let postgres = Database(url: url, options: TestDatabase.options, logger: TestDatabase.logger)
-    let store = Store(database: postgres, logger: TestDatabase.logger)
+    let stores = Stores(database: postgres, logger: TestDatabase.logger)
     let tokens = await AccessTokens(secret: testSecret, lifetime: tokenLifetime)
     let responder = ChatResponder(
-        store: store,
+        messages: stores.messages,
         provider: provider,
         systemPrompt: "You are a test assistant.",
         budget: ContextBudget(maxMessages: 10, maxTokens: 4000)
     )
-    let events = EventHub(store: store, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
+    let events = EventHub(database: stores.database, events: stores.events, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
     let dependencies = APIDependencies(
-        store: store,
+        stores: stores,
         tokens: tokens,
         streamTokens: await StreamTokens(secret: testSecret),
         events: events,
-        chat: ChatFlow(store: store, responder: responder, dailyLimit: limits.webDailyRequests),
-        botChat: ChatFlow(store: store, responder: responder.withHistory(maxMessages: botHistoryMessages), dailyLimit: limits.botDailyRequests),
-        files: FileFlow(store: store, queue: JobQueue(database: postgres, logger: TestDatabase.logger)),
+        chat: ChatFlow(messages: stores.messages, usage: stores.usage, responder: responder, dailyLimit: limits.webDailyRequests),
+        botChat: ChatFlow(messages: stores.messages, usage: stores.usage, responder: responder.withHistory(maxMessages: botHistoryMessages), dailyLimit: limits.botDailyRequests),
+        files: FileFlow(stores: stores, queue: JobQueue(database: postgres, logger: TestDatabase.logger)),
         bcryptCost: 4,
         maxJSONBodyBytes: 64 * 1024,
         uploads: uploads,
@@ -63,11 +63,11 @@ public func withAPI(
     )
     let app = Application(
         router: buildRouter(dependencies),
-        services: [postgres] + services(store, responder) + [events],
+        services: [postgres] + services(stores, responder) + [events],
         logger: TestDatabase.logger
     )
     try await app.test(.router) { client in
-        try await body(APIClient(client: client, tokens: tokens, store: store))
+        try await body(APIClient(client: client, tokens: tokens, stores: stores))
     }
 }
 
@@ -75,7 +75,7 @@ public func withAPI(
 public struct APIClient: Sendable {
     public let client: any TestClientProtocol
     public let tokens: AccessTokens
-    public let store: Store
+    public let stores: Stores
 
     public struct Reply: @unchecked Sendable {
         public var status: HTTPResponse.Status
@@ -126,7 +126,7 @@ public struct APIClient: Sendable {
     /// Creates a service key as `scribe keys create` does and returns the key itself.
     public func createServiceKey(name: String = "bot-\(UUID().uuidString.prefix(8))", scopes: [String] = ["chat"]) async throws -> String {
         let secret = ServiceKeySecret()
-        _ = try await store.createServiceKey(name: name, prefix: secret.prefix, hash: secret.hash, scopes: scopes)
+        _ = try await stores.serviceKeys.createServiceKey(name: name, prefix: secret.prefix, hash: secret.hash, scopes: scopes)
         return secret.value
     }
 
@@ -216,7 +216,7 @@ public struct HarnessError: Error, CustomStringConvertible {
 extension APIClient {
     /// The user who owns conversation `id`, read straight from the database.
     public func conversationOwner(_ id: String) async throws -> UUID {
-        try await store.database.withConnection { connection in
+        try await stores.database.withConnection { connection in
             let rows = try await connection.query("SELECT user_id FROM conversations WHERE id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
             for try await owner in rows.decode(UUID.self) { return owner }
             throw HarnessError("no conversation \(id)")
@@ -225,7 +225,7 @@ extension APIClient {
 
     /// How many messages conversation `id` holds, read straight from the database.
     public func messageCount(conversationID id: String) async throws -> Int {
-        try await store.database.withConnection { connection in
+        try await stores.database.withConnection { connection in
             let rows = try await connection.query("SELECT count(*) FROM messages WHERE conversation_id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
             for try await count in rows.decode(Int.self) { return count }
             return 0
@@ -236,7 +236,7 @@ extension APIClient {
 extension APIClient {
     /// The metadata the queue carries for job `id`, read straight from the database.
     public func jobMetadata(_ id: String) async throws -> [String: String] {
-        try await store.database.withConnection { connection in
+        try await stores.database.withConnection { connection in
             let rows = try await connection.query("SELECT metadata::text FROM jobs WHERE id = \(UUID(uuidString: id))", logger: TestDatabase.logger)
             for try await text in rows.decode(String.self) {
                 return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
@@ -250,7 +250,7 @@ extension APIClient {
     /// Runs statements of the test's own straight on the database, one at a time.
     public func execute(unsafeSQL statements: String...) async throws {
         for sql in statements {
-            _ = try await store.database.withConnection { connection in
+            _ = try await stores.database.withConnection { connection in
                 try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
             }
         }

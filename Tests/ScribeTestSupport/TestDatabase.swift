@@ -74,9 +74,9 @@ public enum TestDatabase {
     }
 
     /// Runs `body` with a running pool on the shared migrated database.
-    public static func withStore<Result: Sendable>(_ body: @Sendable (Store) async throws -> Result) async throws -> Result {
+    public static func withStores<Result: Sendable>(_ body: @Sendable (Stores) async throws -> Result) async throws -> Result {
         try await Database.withRunning(try await shared(), options: options, logger: logger) { database in
-            try await body(Store(database: database, logger: logger))
+            try await body(Stores(database: database, logger: logger))
         }
     }
 }

@@ -21,28 +21,28 @@ import Testing
     @Test func aLoneUsersFileIsClaimedBeforeABusyUsersBacklog() async throws {
         let url = try await TestDatabase.createMigrated()
         try await Database.withRunning(url, options: TestDatabase.options, logger: TestDatabase.logger) { database in
-            let store = Store(database: database, logger: TestDatabase.logger)
-            let busy = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
-            let lone = try await store.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
-            let busyChat = try await store.createConversation(userID: busy.id, title: "backlog")
-            let loneChat = try await store.createConversation(userID: lone.id, title: "one file")
+            let stores = Stores(database: database, logger: TestDatabase.logger)
+            let busy = try await stores.users.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
+            let lone = try await stores.users.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
+            let busyChat = try await stores.conversations.createConversation(userID: busy.id, title: "backlog")
+            let loneChat = try await stores.conversations.createConversation(userID: lone.id, title: "one file")
             var backlog: [EnqueuedUpload] = []
             for request in 0..<5 {
-                backlog += try await store.files.enqueue(
+                backlog += try await stores.files.enqueue(
                     userID: busy.id, conversationID: busyChat.id, caption: nil, files: Self.files(20, "r\(request)-"),
                     idempotencyKey: nil, maxAttempts: 5
                 )
             }
             // One of the busy user's files is running already when the lone file arrives.
-            let queue = store.queue
-            let first = try #require(try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let queue = stores.queue
+            let first = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(try Self.upload(of: first) == backlog[0].uploadID)
-            let single = try await store.files.enqueue(
+            let single = try await stores.files.enqueue(
                 userID: lone.id, conversationID: loneChat.id, caption: nil, files: Self.files(1, "lone"), idempotencyKey: nil, maxAttempts: 5
             )
 
             var order: [UUID] = []
-            while let job = try await queue.claim(queue: Stage.llm.jobKind!, workerID: "w", limit: 1, lease: .seconds(30)).first {
+            while let job = try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first {
                 order.append(try Self.upload(of: job))
             }
             // The lone file is next: it waits for none of the busy user's 99 queued files

@@ -15,7 +15,7 @@ import ServiceLifecycle
 
 /// Queue settings that make tests quick: short leases, fast polls and retries.
 let fastQueue = QueueWorkerConfiguration(
-    queues: ["default": 2, Stage.ocr.jobKind!: 1, Stage.llm.jobKind!: 4],
+    queues: ["default": 2, StageJobKind.ocr.rawValue: 1, StageJobKind.answer.rawValue: 4],
     leaseDuration: .seconds(5),
     pollInterval: .milliseconds(200),
     rescueInterval: .milliseconds(200),
@@ -39,10 +39,10 @@ func withPipeline(
             provider: provider,
             uploads: UploadLimits(maxFileBytes: 8 << 20, maxRequestBytes: 16 << 20, maxFiles: 5, jobMaxAttempts: jobMaxAttempts),
             database: try await TestDatabase.createMigrated(),
-            services: { store, responder in
+            services: { stores, responder in
                 WorkerServices.make(
                     configuration: queue,
-                    store: store,
+                    stores: stores,
                     reader: DocumentReader(pool: pool, configuration: ocr),
                     responder: responder,
                     logger: TestDatabase.logger

@@ -134,11 +134,11 @@ import Testing
         let ocr = OCRConfiguration(languages: "eng+rus", engineCount: 1)
         let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
         let database = Database(url: url, options: TestDatabase.options, logger: TestDatabase.logger)
-        let store = Store(database: database, logger: TestDatabase.logger)
-        let responder = ChatResponder(store: store, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 4000))
+        let stores = Stores(database: database, logger: TestDatabase.logger)
+        let responder = ChatResponder(messages: stores.messages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 4000))
         let worker = WorkerServices.make(
             configuration: fastQueue,
-            store: store,
+            stores: stores,
             reader: DocumentReader(pool: pool, configuration: ocr),
             responder: responder,
             logger: TestDatabase.logger

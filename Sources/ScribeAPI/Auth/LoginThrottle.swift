@@ -41,7 +41,7 @@ public struct LoginThrottlePolicy: Sendable, Hashable {
 /// an account exists, so the answers never tell who is registered; and a
 /// password typed into the login field is never stored.
 struct LoginThrottle: Sendable {
-    let store: Store
+    let failures: LoginFailureStore
     let policy: LoginThrottlePolicy
 
     /// The subjects of one login attempt.
@@ -59,7 +59,7 @@ struct LoginThrottle: Sendable {
 
     /// Throws the 429 while the account or the address is locked out.
     func check(_ subjects: Subjects, now: Date = Date()) async throws {
-        if let until = try await store.loginBlockedUntil(subjects: subjects.all) {
+        if let until = try await failures.loginBlockedUntil(subjects: subjects.all) {
             throw APIError.loginThrottled(retryAfter: .seconds(max(1, until.timeIntervalSince(now).rounded(.up))))
         }
     }
@@ -68,7 +68,7 @@ struct LoginThrottle: Sendable {
     /// (zero for the first few); throws the 429 once a limit is reached.
     func recordFailure(_ subjects: Subjects, now: Date = Date()) async throws -> Duration {
         var counts = [
-            try await store.recordLoginFailure(
+            try await failures.recordLoginFailure(
                 subject: subjects.account,
                 limit: policy.maxFailuresPerAccount,
                 window: policy.window,
@@ -78,7 +78,7 @@ struct LoginThrottle: Sendable {
         ]
         if let address = subjects.address {
             counts.append(
-                try await store.recordLoginFailure(
+                try await failures.recordLoginFailure(
                     subject: address,
                     limit: policy.maxFailuresPerAddress,
                     window: policy.window,
@@ -98,6 +98,6 @@ struct LoginThrottle: Sendable {
 
     /// A successful login starts the account's count again.
     func recordSuccess(_ subjects: Subjects) async throws {
-        try await store.clearLoginFailures(subject: subjects.account)
+        try await failures.clearLoginFailures(subject: subjects.account)
     }
 }

@@ -9,7 +9,7 @@ import ScribeStore
 /// unknown or revoked key is the same 401, answered before the route runs.
 struct ServiceKeyAuthenticator: RouterMiddleware {
     typealias Context = ScribeRequestContext
-    let store: Store
+    let keys: ServiceKeyStore
     /// What the key must be allowed to do: `chat` or `files`.
     let scope: String
 
@@ -19,7 +19,7 @@ struct ServiceKeyAuthenticator: RouterMiddleware {
         guard let sent = request.headers[Self.header] else { throw Self.missingKey }
         let secret = ServiceKeySecret(sent)
         guard secret.isWellFormed,
-            let key = try await store.useServiceKey(
+            let key = try await keys.useServiceKey(
                 hash: secret.hash,
                 origin: AuditOrigin(address: context.clientAddress, requestID: context.requestID)
             )

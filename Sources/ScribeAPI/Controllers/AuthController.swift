@@ -8,7 +8,8 @@ import ScribeStore
 /// Registrations and logins (each success and failure) are audited; failed
 /// logins are slowed down, then refused for a while (``LoginThrottle``).
 struct AuthController {
-    let store: Store
+    let users: UserStore
+    let audit: AuditStore
     let tokens: AccessTokens
     let passwords: PasswordHasher
     let throttle: LoginThrottle
@@ -43,7 +44,7 @@ struct AuthController {
         let hash = try await passwords.hash(input.password)
         let user: User
         do {
-            user = try await store.createUser(email: email, username: username, passwordHash: hash, origin: context.auditOrigin)
+            user = try await users.createUser(email: email, username: username, passwordHash: hash, origin: context.auditOrigin)
         } catch let error as StoreError where error.code == .conflict {
             let field = error.field ?? "email"
             throw APIError(.conflict, code: "\(field)_taken", message: "That \(field) is already registered.", field: field)
@@ -59,29 +60,29 @@ struct AuthController {
         let subjects = LoginThrottle.subjects(login: login, address: context.clientAddress)
         // While locked out, nothing is checked or written: a flood costs one read each.
         try await throttle.check(subjects)
-        let found = try await store.credentials(login: login)
+        let found = try await users.credentials(login: login)
         guard try await passwords.verify(input.password, against: found?.passwordHash), let user = found?.user else {
             // Who it was, only if such an account exists: the typed login may be a password.
-            try await store.recordAudit(AuditEvent(action: .loginFailed, userID: found?.user.id, origin: context.auditOrigin))
+            try await audit.recordAudit(AuditEvent(action: .loginFailed, userID: found?.user.id, origin: context.auditOrigin))
             let holdBack: Duration
             do {
                 holdBack = try await throttle.recordFailure(subjects)
             } catch let lockout as APIError {
                 // This failure started a lockout: recorded once, not for each refused try after it.
-                try await store.recordAudit(AuditEvent(action: .loginThrottled, userID: found?.user.id, origin: context.auditOrigin))
+                try await audit.recordAudit(AuditEvent(action: .loginThrottled, userID: found?.user.id, origin: context.auditOrigin))
                 throw lockout
             }
             if holdBack > .zero { try await Task.sleep(for: holdBack) }
             throw APIError(.unauthorized, code: "invalid_credentials", message: "The email, username or password is wrong.")
         }
         try await throttle.recordSuccess(subjects)
-        try await store.recordAudit(AuditEvent(action: .loginSucceeded, userID: user.id, origin: context.auditOrigin))
+        try await audit.recordAudit(AuditEvent(action: .loginSucceeded, userID: user.id, origin: context.auditOrigin))
         return try await session(for: user)
     }
 
     @Sendable func me(_ request: Request, context: ScribeRequestContext) async throws -> UserResponse {
         let identity = try context.requireIdentity()
-        guard let user = try await store.user(id: identity.id) else { throw APIError.unauthorized }
+        guard let user = try await users.user(id: identity.id) else { throw APIError.unauthorized }
         return UserResponse(user)
     }
 

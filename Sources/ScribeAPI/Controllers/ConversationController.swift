@@ -5,7 +5,8 @@ import ScribeStore
 
 /// Conversations and their messages: create, list, get, delete, history, one message.
 struct ConversationController {
-    let store: Store
+    let conversations: ConversationStore
+    let messages: MessageStore
 
     struct CreateRequest: Decodable {
         var title: String?
@@ -25,7 +26,7 @@ struct ConversationController {
         let user = try context.requireIdentity()
         let input = try await request.decodeJSON(as: CreateRequest.self, context: context)
         let title = try Self.title(input.title)
-        let conversation = try await store.createConversation(userID: user.id, title: title)
+        let conversation = try await conversations.createConversation(userID: user.id, title: title)
         return EditedResponse(status: .created, response: ConversationResponse(conversation))
     }
 
@@ -36,14 +37,14 @@ struct ConversationController {
             guard let cursor = ConversationCursor(text) else { throw Pagination.badCursor() }
             return cursor
         }
-        let page = try await store.conversations(userID: user.id, limit: pagination.limit, after: cursor)
+        let page = try await conversations.conversations(userID: user.id, limit: pagination.limit, after: cursor)
         return ListResponse(items: page.items.map(ConversationResponse.init), nextCursor: page.nextCursor)
     }
 
     @Sendable func get(_ request: Request, context: ScribeRequestContext) async throws -> ConversationResponse {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
-        guard let conversation = try await store.conversation(id: id, userID: user.id) else {
+        guard let conversation = try await conversations.conversation(id: id, userID: user.id) else {
             throw APIError.notFound("Conversation")
         }
         return ConversationResponse(conversation)
@@ -60,7 +61,7 @@ struct ConversationController {
         guard let raw = input.title, !raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.invalid("title", code: "empty_title", "'title' must not be empty.")
         }
-        guard let conversation = try await store.renameConversation(id: id, userID: user.id, title: try Self.title(raw)) else {
+        guard let conversation = try await conversations.renameConversation(id: id, userID: user.id, title: try Self.title(raw)) else {
             throw APIError.notFound("Conversation")
         }
         return ConversationResponse(conversation)
@@ -69,7 +70,7 @@ struct ConversationController {
     @Sendable func delete(_ request: Request, context: ScribeRequestContext) async throws -> HTTPResponse.Status {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
-        guard try await store.deleteConversation(id: id, userID: user.id, origin: context.auditOrigin) else { throw APIError.notFound("Conversation") }
+        guard try await conversations.deleteConversation(id: id, userID: user.id, origin: context.auditOrigin) else { throw APIError.notFound("Conversation") }
         return .noContent
     }
 
@@ -83,7 +84,7 @@ struct ConversationController {
             guard let id = UUID(uuidString: text) else { throw Pagination.badCursor() }
             return id
         }
-        guard let page = try await store.renderedMessages(conversationID: id, userID: user.id, limit: pagination.limit, after: after)
+        guard let page = try await messages.renderedMessages(conversationID: id, userID: user.id, limit: pagination.limit, after: after)
         else {
             throw APIError.notFound("Conversation")
         }
@@ -105,7 +106,7 @@ struct ConversationController {
     @Sendable func message(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Message")
-        guard let json = try await store.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
+        guard let json = try await messages.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
         return Response.json(json, conditionalOn: request)
     }
 

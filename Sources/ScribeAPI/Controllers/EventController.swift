@@ -17,7 +17,8 @@ import ScribeStore
 /// process answers. Without it, the stream begins with a `ready` event whose
 /// `id:` is the conversation's position now.
 struct EventController {
-    let store: Store
+    let conversations: ConversationStore
+    let events: EventStore
     let tokens: AccessTokens
     let streamTokens: StreamTokens
     let hub: EventHub
@@ -44,7 +45,7 @@ struct EventController {
     @Sendable func token(_ request: Request, context: ScribeRequestContext) async throws -> TokenResponse {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
-        guard try await store.conversation(id: id, userID: user.id) != nil else { throw APIError.notFound("Conversation") }
+        guard try await conversations.conversation(id: id, userID: user.id) != nil else { throw APIError.notFound("Conversation") }
         return TokenResponse(
             token: try await streamTokens.issue(userID: user.id, conversationID: id),
             expiresIn: Int(streamTokens.lifetime.components.seconds)
@@ -54,18 +55,18 @@ struct EventController {
     @Sendable func events(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let id = try context.parameters.uuid("id", naming: "Conversation")
         let userID = try await streamUser(request, conversationID: id)
-        guard try await store.conversation(id: id, userID: userID) != nil else { throw APIError.notFound("Conversation") }
+        guard try await conversations.conversation(id: id, userID: userID) != nil else { throw APIError.notFound("Conversation") }
         let resumeFrom = try Self.lastEventID(request)
         let start: EventPosition
         if let resumeFrom {
             start = resumeFrom
         } else {
-            start = try await store.latestEventPosition(conversationID: id)
+            start = try await events.latestEventPosition(conversationID: id)
         }
         guard let subscription = hub.subscribe(to: id) else {
             throw APIError(.serviceUnavailable, code: "shutting_down", message: "This server is shutting down; reconnect.", headers: [.retryAfter: "1"])
         }
-        let store = store
+        let events = events
         let body = ResponseBody { writer in
             defer { subscription.end() }
             var opening = "retry: 2000\n\n"
@@ -77,7 +78,7 @@ struct EventController {
                 if mustRead {
                     let batch: EventBatch
                     do {
-                        batch = try await store.events(conversationID: id, after: position, limit: Self.batch)
+                        batch = try await events.events(conversationID: id, after: position, limit: Self.batch)
                     } catch {
                         // The database went away: end the stream; the client resumes from its last id.
                         break

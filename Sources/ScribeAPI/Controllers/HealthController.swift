@@ -1,10 +1,9 @@
 import Hummingbird
 import ScribePostgres
-import ScribeStore
 
 /// `GET /health` (the process answers) and `GET /ready` (the database answers too).
 struct HealthController {
-    let store: Store
+    let database: Database
 
     struct Status: ResponseEncodable {
         var status: String
@@ -17,7 +16,7 @@ struct HealthController {
 
     @Sendable func ready(_ request: Request, context: ScribeRequestContext) async throws -> Status {
         do {
-            try await store.ping(timeout: .seconds(2))
+            try await database.ping(timeout: .seconds(2))
         } catch {
             throw APIError(
                 .serviceUnavailable,

@@ -14,7 +14,7 @@ import ScribeStore
 /// and retries as every other answer. Each message counts against the
 /// person's daily limit; one that could not be answered is given back.
 struct ServiceChatController {
-    let store: Store
+    let serviceChats: ServiceChatStore
     /// Answers with the bots' shorter history and their daily limit.
     let chat: ChatController
     var dailyLimit: Int? { chat.flow.dailyLimit }
@@ -81,7 +81,7 @@ struct ServiceChatController {
             throw APIError.invalid("message", code: "text_too_long", "'message' must be at most \(ChatController.maxTextLength) characters.")
         }
 
-        let started = try await store.startServiceChat(
+        let started = try await serviceChats.startServiceChat(
             service: key.name,
             externalID: externalID,
             text: text,

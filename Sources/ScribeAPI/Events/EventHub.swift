@@ -19,7 +19,8 @@ public final class EventHub: Service, Sendable {
     /// The channel the trigger notifies.
     public static let channel = "scribe_events"
 
-    let store: Store
+    let database: Database
+    let events: EventStore
     let heartbeat: Duration
     let retention: Duration
     let logger: Logger
@@ -36,8 +37,9 @@ public final class EventHub: Service, Sendable {
     ///     keeps common proxies from closing an idle stream).
     ///   - retention: How long events are kept for streams to resume from;
     ///     older ones are deleted every ten minutes.
-    public init(store: Store, heartbeat: Duration = .seconds(15), retention: Duration = .seconds(7 * 24 * 3600), logger: Logger) {
-        self.store = store
+    public init(database: Database, events: EventStore, heartbeat: Duration = .seconds(15), retention: Duration = .seconds(7 * 24 * 3600), logger: Logger) {
+        self.database = database
+        self.events = events
         self.heartbeat = heartbeat
         self.retention = retention
         self.logger = logger
@@ -67,7 +69,7 @@ public final class EventHub: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    await ChannelListener(database: self.store.database, channel: Self.channel, logger: self.logger) { payload in
+                    await ChannelListener(database: self.database, channel: Self.channel, logger: self.logger) { payload in
                         self.changed(payload.flatMap(UUID.init(uuidString:)))
                     }.run()
                 }
@@ -87,7 +89,7 @@ public final class EventHub: Service, Sendable {
     private func prune() async {
         while !Task.isCancelled {
             do {
-                let pruned = try await store.pruneEvents(olderThan: retention)
+                let pruned = try await events.pruneEvents(olderThan: retention)
                 if pruned > 0 { logger.info("pruned old conversation events", metadata: ["events": "\(pruned)"]) }
             } catch {
                 logger.notice("could not prune old conversation events; trying again later", metadata: ["error": "\(error)"])

@@ -13,7 +13,10 @@ import ServiceLifecycle
 ///
 /// Every API process runs one; the updates are idempotent, so several at once are harmless.
 public struct AbandonedChatSweeper: Service {
-    let store: Store
+    let messages: MessageStore
+    let usage: UsageStore
+    let loginFailures: LoginFailureStore
+    let audit: AuditStore
     /// How long a chat may stay unanswered: well past the longest a request can take.
     let age: Duration
     let interval: Duration
@@ -22,15 +25,19 @@ public struct AbandonedChatSweeper: Service {
     let auditRetention: Duration?
     let logger: Logger
 
+    /// The sweeper over the messages, and the records it prunes (`stores`' usage, login failures and audit).
     public init(
-        store: Store,
+        stores: Stores,
         age: Duration,
         interval: Duration = .seconds(60),
         loginWindow: Duration = .seconds(900),
         auditRetention: Duration? = nil,
         logger: Logger
     ) {
-        self.store = store
+        messages = stores.messages
+        usage = stores.usage
+        loginFailures = stores.loginFailures
+        audit = stores.audit
         self.age = age
         self.interval = interval
         self.loginWindow = loginWindow
@@ -44,13 +51,15 @@ public struct AbandonedChatSweeper: Service {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
                 do {
-                    let failed = try await store.failAbandonedChats(olderThan: age)
+                    let failed = try await messages.failAbandonedChats(olderThan: age)
                     if failed > 0 { logger.notice("failed abandoned chats", metadata: ["count": "\(failed)"]) }
                 } catch {
                     logger.debug("could not sweep abandoned chats", metadata: ["error": "\(error)"])
                 }
                 do {
-                    let pruned = try await store.pruneServiceRecords(loginWindow: loginWindow, auditRetention: auditRetention)
+                    let pruned = try await usage.pruneOldDays()
+                        + loginFailures.prune(quietFor: loginWindow)
+                        + audit.prune(olderThan: auditRetention)
                     if pruned > 0 { logger.debug("pruned service records", metadata: ["count": "\(pruned)"]) }
                 } catch {
                     logger.debug("could not prune service records", metadata: ["error": "\(error)"])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import PostgresNIO
 import ScribePostgres
@@ -81,7 +82,7 @@ public struct UploadRecord: Sendable, Hashable {
     }
 }
 
-/// A message's status change for the uploads behind it (see ``Store/setUploadMessages(_:on:)``).
+/// A message's status change for the uploads behind it (see ``UploadStore/setUploadMessages(_:on:)``).
 public struct UploadMessageStatus: Sendable {
     public var uploadID: UUID
     public var status: MessageStatus
@@ -98,22 +99,19 @@ public struct UploadMessageStatus: Sendable {
 /// The uploads' SQL: the file, its message, its checkpoint and its answer.
 /// The methods that take a connection run inside the caller's transaction,
 /// beside the queue's statement that guards it with the job's lease.
-extension Store {
-    // MARK: Enqueue (in the caller's transaction)
+public struct UploadStore: Sendable {
+    let database: Database
+    let logger: Logger
 
-    /// Throws `.notFound` unless `conversationID` is `userID`'s.
-    ///
-    /// A plain read, not an UPDATE: concurrent uploads to one conversation
-    /// must not queue on its row lock. (The messages' foreign key holds a KEY
-    /// SHARE lock against a concurrent delete; the conversation's updated_at
-    /// moves when the answer is written.)
-    public func requireConversation(_ conversationID: UUID, of userID: UUID, on connection: PostgresConnection) async throws {
-        let rows = try await connection.query(
-            "SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)",
-            logger: logger
-        )
-        guard try await rows.collect().count == 1 else { throw StoreError(.notFound, "Conversation not found.") }
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
     }
+
+    /// Where an upload's question and answer messages are written, in the caller's transaction.
+    var messages: MessageStore { MessageStore(database: database, logger: logger) }
+    // MARK: Enqueue (in the caller's transaction)
 
     /// Stores one uploaded file: its user message (`queued`, with the
     /// attachment and the caption) and the upload row with its bytes. When
@@ -140,7 +138,7 @@ extension Store {
             pagesRead: knownText?.pages.count,
             pageDetails: knownText?.pages
         )
-        var message = try await insertMessage(
+        var message = try await messages.insertMessage(
             conversationID: conversationID,
             role: .user,
             content: caption ?? "",
@@ -168,7 +166,7 @@ extension Store {
 
     /// The answer of an earlier upload request made with `idempotencyKey`, if any.
     public func uploads(userID: UUID, idempotencyKey: String) async throws -> [EnqueuedUpload]? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: EnqueuedUpload.columns) FROM uploads
@@ -191,14 +189,14 @@ extension Store {
 
     /// The upload `id` (any owner's: for the worker), or nil.
     public func upload(id: UUID) async throws -> UploadRecord? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await Self.upload(connection.query("SELECT \(unescaped: UploadRecord.columns) FROM uploads WHERE id = \(id)", logger: logger))
         }
     }
 
     /// The upload `id` if `userID` owns it, else nil.
     public func upload(id: UUID, userID: UUID) async throws -> UploadRecord? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await Self.upload(
                 connection.query("SELECT \(unescaped: UploadRecord.columns) FROM uploads WHERE id = \(id) AND user_id = \(userID)", logger: logger)
             )
@@ -215,7 +213,7 @@ extension Store {
     /// An upload may be tens of megabytes, so reading it gets ten times the
     /// database's timeout.
     public func payload(ofUpload id: UUID) async throws -> ByteBuffer? {
-        try await withConnection(timeout: database.options.timeout * 10) { connection in
+        try await database.withConnection(timeout: database.options.timeout * 10) { connection in
             let rows = try await connection.query("SELECT payload FROM uploads WHERE id = \(id)", logger: logger)
             for try await payload in rows.decode(ByteBuffer?.self) { return payload }
             return nil
@@ -225,7 +223,7 @@ extension Store {
     /// Shows that the file's `stage` (`ocr`, `llm`) has begun: the message
     /// becomes `processing`. A message already done or failed is left alone.
     public func startStage(_ stage: Stage, messageID: UUID) async throws {
-        _ = try await withConnection { connection in
+        _ = try await database.withConnection { connection in
             try await connection.query(
                 """
                 UPDATE messages SET status = 'processing', stage = \(stage), updated_at = now()
@@ -239,7 +237,7 @@ extension Store {
     /// Shows how far the reading of a file has got (`pages_read` of `pages` on
     /// its attachment), while its message is at the `ocr` stage.
     public func reportReadingProgress(messageID: UUID, pagesRead: Int, pageCount: Int) async throws {
-        _ = try await withConnection { connection in
+        _ = try await database.withConnection { connection in
             try await connection.query(
                 """
                 UPDATE messages m SET updated_at = now(),
@@ -274,7 +272,7 @@ extension Store {
                    attachments = CASE WHEN jsonb_array_length(m.attachments) > 0
                                  THEN jsonb_set(m.attachments, '{0}', m.attachments->0
                                       || jsonb_build_object('pages', \(pageCount)::int, 'pages_read', \(pageCount)::int,
-                                                            'page_details', \(Self.json(pages))::jsonb))
+                                                            'page_details', \(JSONColumn.encode(pages))::jsonb))
                                  ELSE m.attachments END
             FROM upload WHERE m.id = upload.message_id
             """,
@@ -293,7 +291,7 @@ extension Store {
         dropPayload: Bool,
         on connection: PostgresConnection
     ) async throws {
-        _ = try await insertMessage(
+        _ = try await messages.insertMessage(
             conversationID: question.conversationID,
             role: .assistant,
             content: answer,
@@ -333,7 +331,7 @@ extension Store {
 
     /// Drops the bytes of up to 1000 uploads answered more than `retention` ago; returns how many.
     public func dropAnsweredPayloads(olderThan retention: Duration) async throws -> Int {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await connection.query(
                 """
                 UPDATE uploads SET payload = NULL

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -73,7 +74,7 @@ public struct AuditEvent: Sendable, Hashable {
             userID: row.3,
             serviceKeyID: row.4,
             origin: AuditOrigin(address: row.5, requestID: row.6),
-            detail: Store.decodeJSON([String: String].self, from: row.7, default: [:]),
+            detail: JSONColumn.decode([String: String].self, from: row.7, default: [:]),
             id: row.0,
             at: row.1
         )
@@ -81,10 +82,18 @@ public struct AuditEvent: Sendable, Hashable {
 }
 
 /// The audit trail's SQL.
-extension Store {
+public struct AuditStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
     /// Records `event` on its own.
     public func recordAudit(_ event: AuditEvent) async throws {
-        try await withConnection { connection in try await recordAudit(event, on: connection) }
+        try await database.withConnection { connection in try await recordAudit(event, on: connection) }
     }
 
     /// Records `event` on the caller's connection (inside its transaction, so
@@ -94,7 +103,7 @@ extension Store {
             """
             INSERT INTO audit_events (id, action, user_id, service_key_id, address, request_id, detail)
             VALUES (\(event.id), \(event.action.rawValue), \(event.userID), \(event.serviceKeyID),
-                    \(event.origin.address), \(event.origin.requestID), \(Self.json(event.detail))::jsonb)
+                    \(event.origin.address), \(event.origin.requestID), \(JSONColumn.encode(event.detail))::jsonb)
             """,
             logger: logger
         )
@@ -102,7 +111,7 @@ extension Store {
 
     /// The newest `limit` events, newest first; only `action`'s when given.
     public func auditEvents(action: AuditEvent.Action? = nil, limit: Int = 100) async throws -> [AuditEvent] {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: AuditEvent.columns) FROM audit_events
@@ -116,36 +125,15 @@ extension Store {
             return events
         }
     }
-}
 
-/// What the service records keep, and their pruning.
-extension Store {
-    /// Deletes what the service records no longer need: daily counts of days
-    /// before yesterday (UTC), failed-login runs quiet for longer than
-    /// `loginWindow` and no longer blocked, and audit events older than
-    /// `auditRetention` (nil: kept for ever). Returns the rows deleted.
-    public func pruneServiceRecords(loginWindow: Duration, auditRetention: Duration?) async throws -> Int {
-        try await withConnection { connection in
-            let rows = try await connection.query(
-                """
-                WITH usage AS (
-                    DELETE FROM daily_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - 1 RETURNING 1
-                ), logins AS (
-                    DELETE FROM login_failures
-                    WHERE last_failed_at < now() - make_interval(secs => \(loginWindow / .seconds(1)))
-                      AND (blocked_until IS NULL OR blocked_until < now())
-                    RETURNING 1
-                ), audit AS (
-                    DELETE FROM audit_events
-                    WHERE \(auditRetention.map { $0 / .seconds(1) })::float8 IS NOT NULL AND at < now() - make_interval(secs => \(auditRetention.map { $0 / .seconds(1) }))
-                    RETURNING 1
-                )
-                SELECT (SELECT count(*) FROM usage) + (SELECT count(*) FROM logins) + (SELECT count(*) FROM audit)
-                """,
+    /// Deletes the events older than `retention` (nil: keeps them for ever); returns how many.
+    public func prune(olderThan retention: Duration?) async throws -> Int {
+        guard let retention else { return 0 }
+        return try await database.withConnection { connection in
+            try await connection.query(
+                "DELETE FROM audit_events WHERE at < now() - make_interval(secs => \(retention / .seconds(1))) RETURNING 1",
                 logger: logger
-            )
-            for try await deleted in rows.decode(Int.self) { return deleted }
-            return 0
+            ).collect().count
         }
     }
 }

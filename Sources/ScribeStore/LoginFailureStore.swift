@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -12,10 +13,18 @@ public struct LoginFailureCount: Sendable, Hashable {
 
 /// Failed logins per subject (an account, an address), shared by every API
 /// process; see `sql/010_service_accounts.sql`.
-extension Store {
+public struct LoginFailureStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
     /// The latest time any of `subjects` is blocked until, if it is still ahead.
     public func loginBlockedUntil(subjects: [String]) async throws -> Date? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 "SELECT max(blocked_until) FROM login_failures WHERE subject = ANY(\(subjects)) AND blocked_until > now()",
                 logger: logger
@@ -37,7 +46,7 @@ extension Store {
         lockout: Duration,
         maxLockout: Duration
     ) async throws -> LoginFailureCount {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 WITH policy AS (
@@ -69,9 +78,25 @@ extension Store {
         }
     }
 
+    /// Deletes the runs of failures quiet for longer than `window` and no
+    /// longer blocked; returns how many.
+    public func prune(quietFor window: Duration) async throws -> Int {
+        try await database.withConnection { connection in
+            try await connection.query(
+                """
+                DELETE FROM login_failures
+                WHERE last_failed_at < now() - make_interval(secs => \(window / .seconds(1)))
+                  AND (blocked_until IS NULL OR blocked_until < now())
+                RETURNING 1
+                """,
+                logger: logger
+            ).collect().count
+        }
+    }
+
     /// Forgets `subject`'s failed logins (after a successful one).
     public func clearLoginFailures(subject: String) async throws {
-        _ = try await withConnection { connection in
+        _ = try await database.withConnection { connection in
             try await connection.query("DELETE FROM login_failures WHERE subject = \(subject)", logger: logger)
         }
     }

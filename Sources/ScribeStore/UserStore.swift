@@ -1,15 +1,28 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
-extension Store {
+/// The users' SQL: registration (audited) and the lookups a login and a token need.
+public struct UserStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// The audit trail a registration is recorded in, in the same transaction.
+    var audit: AuditStore { AuditStore(database: database, logger: logger) }
     /// Registers a user, audited from `origin` in the same transaction.
     /// Throws ``StoreError`` `.conflict` naming `email` or `username` when
     /// either is taken (case-insensitively).
     public func createUser(email: String, username: String?, passwordHash: String, origin: AuditOrigin) async throws -> User {
         let id = UUID.v7()
         do {
-            return try await transaction { connection in
+            return try await database.transaction { connection in
                 let rows = try await connection.query(
                     """
                     INSERT INTO users (id, email, username, password_hash)
@@ -19,7 +32,7 @@ extension Store {
                     logger: logger
                 )
                 for try await createdAt in rows.decode(Date.self) {
-                    try await recordAudit(AuditEvent(action: .userRegistered, userID: id, origin: origin), on: connection)
+                    try await audit.recordAudit(AuditEvent(action: .userRegistered, userID: id, origin: origin), on: connection)
                     return User(id: id, email: email, username: username, createdAt: createdAt)
                 }
                 throw StoreError(.notFound, "The new user was not returned.")
@@ -32,7 +45,7 @@ extension Store {
 
     /// The user with `id`, or nil.
     public func user(id: UUID) async throws -> User? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 "SELECT \(unescaped: User.columns) FROM users WHERE id = \(id) AND email IS NOT NULL",
                 logger: logger
@@ -44,7 +57,7 @@ extension Store {
 
     /// The user whose email or username is `login` (case-insensitively), with their password hash.
     public func credentials(login: String) async throws -> (user: User, passwordHash: String)? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: User.columns), password_hash FROM users

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -32,7 +33,15 @@ public struct FilesInFlightLimitReached: Error, Sendable, Hashable {
 }
 
 /// The daily request counts and the files-in-flight cap.
-extension Store {
+public struct UsageStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
     /// The next midnight UTC, as the database's clock sees it.
     static let nextResetSQL = "((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'"
 
@@ -77,7 +86,7 @@ extension Store {
     /// Takes back `requests` counted today for `userID` (a request that could
     /// not be served). Never goes below zero.
     public func refundDailyRequests(_ requests: Int, userID: UUID) async throws {
-        _ = try await withConnection { connection in
+        _ = try await database.withConnection { connection in
             try await connection.query(
                 """
                 UPDATE daily_usage SET requests = greatest(0, requests - \(requests))
@@ -90,7 +99,7 @@ extension Store {
 
     /// Today's allowance of `userID`, without counting anything.
     public func dailyAllowance(userID: UUID, limit: Int?) async throws -> DailyAllowance {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
@@ -102,6 +111,16 @@ extension Store {
                 return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
             }
             throw StoreError(.notFound, "The daily count was not returned.")
+        }
+    }
+
+    /// Deletes the counts of days before yesterday (UTC): nobody is charged to them any more. Returns how many.
+    public func pruneOldDays() async throws -> Int {
+        try await database.withConnection { connection in
+            try await connection.query(
+                "DELETE FROM daily_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - 1 RETURNING 1",
+                logger: logger
+            ).collect().count
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -58,12 +59,20 @@ public struct EventBatch: Sendable {
 }
 
 /// The conversation event log's SQL.
-extension Store {
+public struct EventStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
     /// Up to `limit` events of `conversationID` after `position`, in order,
     /// each final: written by a transaction older than every transaction
     /// still open, so nothing can ever appear before it.
     public func events(conversationID: UUID, after position: EventPosition, limit: Int) async throws -> EventBatch {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT tx::text, id, kind, message_id, data, tx < pg_snapshot_xmin(pg_current_snapshot())
@@ -91,7 +100,7 @@ extension Store {
     /// The position of `conversationID`'s latest final event (``EventPosition/start``
     /// when it has none): where a new stream without a Last-Event-ID begins.
     public func latestEventPosition(conversationID: UUID) async throws -> EventPosition {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT tx::text, id FROM conversation_events
@@ -110,7 +119,7 @@ extension Store {
 
     /// Deletes up to 5000 events older than `age`; returns how many.
     public func pruneEvents(olderThan age: Duration) async throws -> Int {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await connection.query(
                 """
                 DELETE FROM conversation_events WHERE id IN (

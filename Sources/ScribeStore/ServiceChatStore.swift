@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -16,7 +17,24 @@ public struct StartedServiceChat: Sendable {
 
 /// The people services act for: each a user of their own, named by the
 /// service and the id the service knows them by, with one conversation.
-extension Store {
+public struct ServiceChatStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// Where a person's first message starts their conversation.
+    var conversations: ConversationStore { ConversationStore(database: database, logger: logger) }
+
+    /// Where the message is written.
+    var messages: MessageStore { MessageStore(database: database, logger: logger) }
+
+    /// The daily count a message is charged to, in the same transaction.
+    var usage: UsageStore { UsageStore(database: database, logger: logger) }
     /// Stores `text` from the person `externalID` of `service` as a
     /// `processing` message in their one conversation, counting it against
     /// their daily `limit` (if there is one), in one transaction. The person and the
@@ -32,11 +50,11 @@ extension Store {
         title: String,
         limit: Int?
     ) async throws -> StartedServiceChat {
-        try await transaction { connection in
+        try await database.transaction { connection in
             let userID = try await externalUser(service: service, externalID: externalID, on: connection)
             let conversation = try await serviceConversation(of: userID, title: title, on: connection)
-            let allowance = try await limit.asyncMap { try await chargeDailyRequests(1, userID: userID, limit: $0, on: connection) }
-            let message = try await insertMessage(
+            let allowance = try await limit.asyncMap { try await usage.chargeDailyRequests(1, userID: userID, limit: $0, on: connection) }
+            let message = try await messages.insertMessage(
                 conversationID: conversation.id,
                 role: .user,
                 content: text,
@@ -74,7 +92,7 @@ extension Store {
             logger: logger
         )
         for try await row in rows.decode(Conversation.Row.self) { return Conversation(row) }
-        return try await createConversation(userID: userID, title: title, on: connection)
+        return try await conversations.createConversation(userID: userID, title: title, on: connection)
     }
 }
 

@@ -1,11 +1,24 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
-extension Store {
+/// The conversations' SQL: each statement checks the owner, so another user's conversation is not found.
+public struct ConversationStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// The audit trail a deletion is recorded in, in the same transaction.
+    var audit: AuditStore { AuditStore(database: database, logger: logger) }
     /// Creates a conversation owned by `userID`.
     public func createConversation(userID: UUID, title: String) async throws -> Conversation {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await createConversation(userID: userID, title: title, on: connection)
         }
     }
@@ -23,9 +36,23 @@ extension Store {
         throw StoreError(.notFound, "The new conversation was not returned.")
     }
 
+    /// Throws `.notFound` unless `conversationID` is `userID`'s.
+    ///
+    /// A plain read, not an UPDATE: concurrent uploads to one conversation
+    /// must not queue on its row lock. (The messages' foreign key holds a KEY
+    /// SHARE lock against a concurrent delete; the conversation's updated_at
+    /// moves when the answer is written.)
+    public func requireConversation(_ conversationID: UUID, of userID: UUID, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            "SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)",
+            logger: logger
+        )
+        guard try await rows.collect().count == 1 else { throw StoreError(.notFound, "Conversation not found.") }
+    }
+
     /// The conversation `id` if `userID` owns it, else nil.
     public func conversation(id: UUID, userID: UUID) async throws -> Conversation? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: Conversation.columns) FROM conversations
@@ -43,7 +70,7 @@ extension Store {
     /// Renames the conversation `id` if `userID` owns it; nil when it does not.
     /// Renaming does not make it more recently active (`updated_at` follows messages).
     public func renameConversation(id: UUID, userID: UUID, title: String) async throws -> Conversation? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 UPDATE conversations SET title = \(title) WHERE id = \(id) AND user_id = \(userID)
@@ -82,7 +109,7 @@ extension Store {
                 LIMIT \(limit + 1)
                 """
             }
-        var items = try await withConnection { connection in
+        var items = try await database.withConnection { connection in
             var items: [Conversation] = []
             for try await row in try await connection.query(query, logger: logger).decode(Conversation.Row.self) {
                 items.append(Conversation(row))
@@ -98,13 +125,13 @@ extension Store {
     /// audited from `origin` in the same transaction. False when `userID`
     /// does not own it.
     public func deleteConversation(id: UUID, userID: UUID, origin: AuditOrigin) async throws -> Bool {
-        try await transaction { connection in
+        try await database.transaction { connection in
             let rows = try await connection.query(
                 "DELETE FROM conversations WHERE id = \(id) AND user_id = \(userID) RETURNING id",
                 logger: logger
             )
             for try await _ in rows.decode(UUID.self) {
-                try await recordAudit(
+                try await audit.recordAudit(
                     AuditEvent(action: .conversationDeleted, userID: userID, origin: origin, detail: ["conversation_id": id.uuidString.lowercased()]),
                     on: connection
                 )

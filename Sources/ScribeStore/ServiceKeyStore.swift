@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import ScribePostgres
 
@@ -32,10 +33,21 @@ public struct ServiceKey: Sendable, Hashable {
 }
 
 /// The service keys' SQL.
-extension Store {
+public struct ServiceKeyStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// The audit trail a key's creation and revocation are recorded in, in the same transaction.
+    var audit: AuditStore { AuditStore(database: database, logger: logger) }
     /// Stores a new key by its hash, audited; the caller shows the key itself once.
     public func createServiceKey(name: String, prefix: String, hash: [UInt8], scopes: [String], origin: AuditOrigin = .commandLine) async throws -> ServiceKey {
-        try await transaction { connection in
+        try await database.transaction { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO service_keys (id, name, prefix, key_hash, scopes)
@@ -46,7 +58,7 @@ extension Store {
             )
             for try await row in rows.decode(ServiceKey.Row.self) {
                 let key = ServiceKey(row: row)
-                try await recordAudit(
+                try await audit.recordAudit(
                     AuditEvent(action: .keyCreated, serviceKeyID: key.id, origin: origin, detail: ["name": name, "prefix": prefix]),
                     on: connection
                 )
@@ -58,7 +70,7 @@ extension Store {
 
     /// Every key, newest first (revoked ones included, marked).
     public func serviceKeys() async throws -> [ServiceKey] {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query("SELECT \(unescaped: ServiceKey.columns) FROM service_keys ORDER BY id DESC", logger: logger)
             var keys: [ServiceKey] = []
             for try await row in rows.decode(ServiceKey.Row.self) { keys.append(ServiceKey(row: row)) }
@@ -68,13 +80,13 @@ extension Store {
 
     /// Revokes key `id` at once, audited; false when there is no such key or it was revoked already.
     public func revokeServiceKey(id: UUID, origin: AuditOrigin = .commandLine) async throws -> Bool {
-        try await transaction { connection in
+        try await database.transaction { connection in
             let revoked = try await connection.query(
                 "UPDATE service_keys SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id",
                 logger: logger
             ).collect().count == 1
             if revoked {
-                try await recordAudit(AuditEvent(action: .keyRevoked, serviceKeyID: id, origin: origin), on: connection)
+                try await audit.recordAudit(AuditEvent(action: .keyRevoked, serviceKeyID: id, origin: origin), on: connection)
             }
             return revoked
         }
@@ -86,7 +98,7 @@ extension Store {
     /// `origin`) at most once a minute, in the same statement, so a busy key
     /// is not a row every request has to write.
     public func useServiceKey(hash: [UInt8], origin: AuditOrigin) async throws -> ServiceKey? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 WITH key AS (

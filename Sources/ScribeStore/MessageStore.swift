@@ -1,18 +1,25 @@
 import Foundation
+import Logging
 import NIOCore
 import PostgresNIO
 import ScribePostgres
 
-extension Store {
-    /// The columns a ``Message`` is read from, in the order ``Message/init(row:)`` expects.
-    static let messageColumns = """
-        m.id, m.conversation_id, m.role, m.content, m.status, m.stage, m.error, m.reply_to,
-        m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text
-        """
+/// The messages' SQL: the history as the API renders it, a chat's question and answer, and failures.
+public struct MessageStore: Sendable {
+    let database: Database
+    let logger: Logger
 
-    typealias MessageRow = (UUID, UUID, MessageRole, String, MessageStatus, Stage?, String?, UUID?, String, String, Date, Date, String?)
+    /// A store over `database` (running, in a service group); each method is one bounded use of it.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
 
+    /// Where a chat without a conversation starts one.
+    var conversations: ConversationStore { ConversationStore(database: database, logger: logger) }
 
+    /// The daily count a chat is charged to, in the same transaction.
+    var usage: UsageStore { UsageStore(database: database, logger: logger) }
     /// One page of a conversation's history, oldest first, as the JSON array
     /// elements of the API's page (`{…},{…}`), or nil when `userID` does not
     /// own the conversation.
@@ -30,7 +37,7 @@ extension Store {
             after: after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             limit: limit
         )
-        return try await withConnection { connection in
+        return try await database.withConnection { connection in
             for try await (elements, hasMore, lastOnPage) in try await connection.execute(page, logger: logger) {
                 return RenderedPage(elements: elements, nextCursor: hasMore ? lastOnPage?.uuidString.lowercased() : nil)
             }
@@ -41,7 +48,7 @@ extension Store {
     /// The message `id` as its API JSON (rendered when it was written) if it is
     /// in a conversation `userID` owns, else nil.
     public func renderedMessage(id: UUID, userID: UUID) async throws -> ByteBuffer? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT m.rendered FROM messages m
@@ -57,12 +64,12 @@ extension Store {
 
     /// The message `id`, whoever owns it: for workers, which act for the system.
     public func message(id: UUID) async throws -> Message? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
-                "SELECT \(unescaped: Self.messageColumns) FROM messages m WHERE m.id = \(id)",
+                "SELECT \(unescaped: Message.columns) FROM messages m WHERE m.id = \(id)",
                 logger: logger
             )
-            return try await Self.decodeMessages(rows).first
+            return try await Message.decode(rows).first
         }
     }
 
@@ -81,7 +88,7 @@ extension Store {
         dailyLimit: Int? = nil
     ) async throws -> (conversation: Conversation, message: Message) {
         let title = newTitle()
-        return try await transaction { connection in
+        return try await database.transaction { connection in
             let conversation: Conversation
             if let conversationID {
                 let rows = try await connection.query(
@@ -97,7 +104,7 @@ extension Store {
                 guard let found else { throw StoreError(.notFound, "Conversation not found.") }
                 conversation = found
             } else {
-                conversation = try await createConversation(userID: userID, title: title, on: connection)
+                conversation = try await conversations.createConversation(userID: userID, title: title, on: connection)
             }
             let message = try await insertMessage(
                 conversationID: conversation.id,
@@ -108,7 +115,7 @@ extension Store {
                 on: connection
             )
             if let dailyLimit {
-                _ = try await chargeDailyRequests(1, userID: userID, limit: dailyLimit, on: connection)
+                _ = try await usage.chargeDailyRequests(1, userID: userID, limit: dailyLimit, on: connection)
             }
             return (conversation, message)
         }
@@ -131,12 +138,12 @@ extension Store {
             """
             INSERT INTO messages AS m (id, conversation_id, role, content, status, stage, reply_to, attachments, metadata)
             VALUES (\(id), \(conversationID), \(role), \(content), \(status), \(stage), \(replyTo),
-                    \(Self.json(attachments))::jsonb, \(Self.json(metadata))::jsonb)
-            RETURNING \(unescaped: Self.messageColumns)
+                    \(JSONColumn.encode(attachments))::jsonb, \(JSONColumn.encode(metadata))::jsonb)
+            RETURNING \(unescaped: Message.columns)
             """,
             logger: logger
         )
-        guard let message = try await Self.decodeMessages(rows).first else {
+        guard let message = try await Message.decode(rows).first else {
             throw StoreError(.notFound, "The new message was not returned.")
         }
         return message
@@ -148,10 +155,10 @@ extension Store {
     /// Failed and in-progress messages other than `messageID` itself are left out:
     /// they have no answer and would confuse the model.
     public func history(conversationID: UUID, through messageID: UUID, limit: Int) async throws -> [Message] {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT \(unescaped: Self.messageColumns) FROM messages m
+                SELECT \(unescaped: Message.columns) FROM messages m
                 WHERE m.conversation_id = \(conversationID) AND m.id <= \(messageID)
                   AND (m.status = 'done' OR m.id = \(messageID))
                 ORDER BY m.id DESC
@@ -159,7 +166,7 @@ extension Store {
                 """,
                 logger: logger
             )
-            return try await Self.decodeMessages(rows).reversed()
+            return try await Message.decode(rows).reversed()
         }
     }
 
@@ -173,7 +180,7 @@ extension Store {
         metadata: MessageMetadata
     ) async throws -> (userMessage: Message, assistantMessage: Message) {
         do {
-            return try await transaction { connection in
+            return try await database.transaction { connection in
                 let assistant = try await insertMessage(
                     conversationID: conversationID,
                     role: .assistant,
@@ -187,11 +194,11 @@ extension Store {
                     """
                     UPDATE messages AS m SET status = 'done', stage = NULL, error = NULL, updated_at = now()
                     WHERE m.id = \(userMessageID)
-                    RETURNING \(unescaped: Self.messageColumns)
+                    RETURNING \(unescaped: Message.columns)
                     """,
                     logger: logger
                 )
-                guard let user = try await Self.decodeMessages(rows).first else {
+                guard let user = try await Message.decode(rows).first else {
                     throw StoreError(.notFound, "The message was deleted while it was being answered.")
                 }
                 try await connection.query(
@@ -208,16 +215,16 @@ extension Store {
     /// Marks a message `failed` with a readable `error`, and returns it.
     @discardableResult
     public func failMessage(id: UUID, error: String) async throws -> Message? {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
                 UPDATE messages AS m SET status = 'failed', error = \(error), updated_at = now()
                 WHERE m.id = \(id)
-                RETURNING \(unescaped: Self.messageColumns)
+                RETURNING \(unescaped: Message.columns)
                 """,
                 logger: logger
             )
-            return try await Self.decodeMessages(rows).first
+            return try await Message.decode(rows).first
         }
     }
 
@@ -227,7 +234,7 @@ extension Store {
     /// ended without writing the answer: its API process died, or the database
     /// went away between the question and the answer. Returns how many.
     public func failAbandonedChats(olderThan age: Duration) async throws -> Int {
-        try await withConnection { connection in
+        try await database.withConnection { connection in
             try await connection.query(
                 """
                 UPDATE messages m SET status = 'failed', stage = NULL, updated_at = now(),
@@ -246,18 +253,25 @@ extension Store {
             ).collect().count
         }
     }
-
-    static func decodeMessages(_ rows: PostgresRowSequence) async throws -> [Message] {
-        var messages: [Message] = []
-        for try await row in rows.decode(MessageRow.self) {
-            messages.append(Message(row: row))
-        }
-        return messages
-    }
 }
 
 extension Message {
-    init(row: Store.MessageRow) {
+    /// The columns a message is read from (aliased `m`), in ``Row``'s order: the one place they are listed.
+    static let columns = """
+        m.id, m.conversation_id, m.role, m.content, m.status, m.stage, m.error, m.reply_to,
+        m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text
+        """
+    /// One row of ``columns``.
+    typealias Row = (UUID, UUID, MessageRole, String, MessageStatus, Stage?, String?, UUID?, String, String, Date, Date, String?)
+
+    /// Every message of `rows`, read as ``columns``.
+    static func decode(_ rows: PostgresRowSequence) async throws -> [Message] {
+        var messages: [Message] = []
+        for try await row in rows.decode(Row.self) { messages.append(Message(row: row)) }
+        return messages
+    }
+
+    init(row: Row) {
         self.init(
             id: row.0,
             conversationID: row.1,
@@ -267,8 +281,8 @@ extension Message {
             stage: row.5,
             error: row.6,
             replyTo: row.7,
-            attachments: Store.decodeJSON([Attachment].self, from: row.8, default: []),
-            metadata: Store.decodeJSON(MessageMetadata.self, from: row.9, default: MessageMetadata()),
+            attachments: JSONColumn.decode([Attachment].self, from: row.8, default: []),
+            metadata: JSONColumn.decode(MessageMetadata.self, from: row.9, default: MessageMetadata()),
             createdAt: row.10,
             updatedAt: row.11,
             documentText: row.12
