@@ -1,5 +1,5 @@
 -- The daily charge as a function: the one place its statement is written,
--- called by the store (Store+DailyUsage.swift) and by the benchmark's
+-- called by the store (UsageStore.swift) and by the benchmark's
 -- pgbench script alike. One statement both checks and adds: concurrent
 -- charges queue on the row, so at 29 of 30 exactly one of any number of
 -- concurrent single charges passes. No row comes back when the charge does

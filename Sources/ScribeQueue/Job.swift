@@ -2,8 +2,10 @@ import Foundation
 import PostgresNIO
 import ScribePostgres
 
-/// The states of a job; see `sql/002_jobs.sql`.
+/// The states of a job; see `sql/002_jobs.sql` and `sql/012_job_batches.sql`.
 public enum JobState: String, Sendable, Hashable, PostgresCodable {
+    /// A batch's completion job, waiting for the batch's jobs to finish.
+    case pending
     case available, running, succeeded, failed, cancelled
 }
 

@@ -248,17 +248,23 @@ public struct JobQueue: Sendable {
         }
     }
 
-    /// Deletes up to 1000 finished jobs older than `retention`; returns how many.
+    /// Deletes up to 1000 finished jobs older than `retention`, and the
+    /// batches whose completion job they were; returns how many jobs.
     public func prune(olderThan retention: Duration) async throws -> Int {
         try await database.withConnection { connection in
             try await connection.query(
                 """
-                DELETE FROM jobs WHERE id IN (
-                    SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
-                      AND finished_at < now() - make_interval(secs => \(retention / .seconds(1)))
-                    LIMIT 1000
+                WITH pruned AS (
+                    DELETE FROM jobs WHERE id IN (
+                        SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
+                          AND finished_at < now() - make_interval(secs => \(retention / .seconds(1)))
+                        LIMIT 1000
+                    )
+                    RETURNING id
+                ), batches AS (
+                    DELETE FROM job_batches WHERE completion_job_id IN (SELECT id FROM pruned)
                 )
-                RETURNING id
+                SELECT id FROM pruned
                 """,
                 logger: logger
             ).collect().count
