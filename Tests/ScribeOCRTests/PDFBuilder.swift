@@ -17,6 +17,9 @@ struct PDFBuilder {
         /// The picture at `ppi` with a small second image (a logo) in a
         /// corner: not one full-page image, so the page is rendered.
         case withLogo(Picture, ppi: Double)
+        /// A receipt: each row an item and, a gap after it, its price, in the
+        /// text layer (ASCII only).
+        case receipt([(item: String, price: String)])
         /// A page with nothing on it.
         case blank
     }
@@ -57,6 +60,13 @@ struct PDFBuilder {
                 (width, height, resources, content) = try place(picture, ppi: ppi, asJPEG: true, withLogo: false)
             case .withLogo(let picture, let ppi):
                 (width, height, resources, content) = try place(picture, ppi: ppi, asJPEG: false, withLogo: true)
+            case .receipt(let rows):
+                content = rows.enumerated().map { index, row in
+                    let y = 720 - index * 26
+                    // The price a few spaces after its item, as a till prints it (no straight gutter).
+                    let x = 72 + 9 * row.item.count + 16
+                    return "BT /F1 16 Tf 72 \(y) Td (\(row.item)) Tj ET BT /F1 16 Tf \(x) \(y) Td (\(row.price)) Tj ET"
+                }.joined(separator: " ")
             case .blank:
                 break
             }

@@ -28,6 +28,13 @@ final class Picture {
         return try Picture(pixConvertTo8(decoded, 0))
     }
 
+    /// A picture decoded from an image file's bytes, as 8-bit grey.
+    static func decoded(_ bytes: [UInt8]) throws -> Picture {
+        var decoded = bytes.withUnsafeBufferPointer { pixReadMem($0.baseAddress, $0.count) }
+        defer { pixDestroy(&decoded) }
+        return try Picture(pixConvertTo8(decoded, 0))
+    }
+
     var width: Int { Int(pixGetWidth(pix)) }
     var height: Int { Int(pixGetHeight(pix)) }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ScribeDocuments
 import CTesseract
 @testable import ScribeOCR
@@ -19,6 +20,43 @@ extension OCRTests {
             let bytes = try Picture.fixture(name).turned(clockwiseQuarters: quarters).encoded(Int32(IFF_PNG))
             let document = try await SharedPool.reader().read(bytes, kind: .png)
             try expectAccurate(document, name, label: "\(name) turned \(quarters * 90)°")
+            #expect(document.pages.first?.rotation == (4 - quarters) % 4 * 90)
+        }
+
+        /// A receipt's rows, item and price: the two columns Tesseract's own
+        /// orientation analysis (psm 1) reads one after the other.
+        static let receiptRows: [(item: String, price: String)] = [
+            ("Coffee beans 1 kg", "12.50"), ("Whole milk 2 litres", "2.40"), ("Rye bread sliced", "3.10"),
+            ("Butter salted 250 g", "2.95"), ("Apples red 1.5 kg", "4.20"), ("Cheddar aged 400 g", "5.75"),
+            ("Free range eggs 10", "3.30"), ("Orange juice 1 litre", "2.80"), ("Total to pay EUR", "37.00"),
+        ]
+
+        /// The receipt rendered by poppler at 300 dpi, as a PNG.
+        static func receipt() async throws -> [UInt8] {
+            let pdf = try PDFBuilder.make([.receipt(receiptRows)])
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-receipt-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let input = folder.appendingPathComponent("receipt.pdf")
+            try Data(pdf).write(to: input)
+            let run = try await ChildProcess.run(
+                URL(fileURLWithPath: "/usr/bin/pdftoppm"), ["-r", "300", "-gray", "-png", "-singlefile", input.path, folder.appendingPathComponent("receipt").path],
+                label: "pdftoppm"
+            )
+            guard run.status == 0, let png = FileManager.default.contents(atPath: folder.appendingPathComponent("receipt.png").path) else {
+                throw HarnessError("pdftoppm could not render the receipt: \(run.errors)")
+            }
+            return Array(png)
+        }
+
+        @Test("A turned two-column receipt reads in line order, each price beside its item", arguments: [0, 1, 2, 3])
+        func turnedReceipt(quarters: Int) async throws {
+            let bytes = try Picture.decoded(try await Self.receipt()).turned(clockwiseQuarters: quarters).encoded(Int32(IFF_PNG))
+            let document = try await SharedPool.reader().read(bytes, kind: .png)
+            let lineOrder = Self.receiptRows.map { "\($0.item) \($0.price)" }.joined(separator: "\n")
+            let rate = characterErrorRate(expected: normaliseWhitespace(lineOrder), actual: normaliseWhitespace(document.text))
+            print("CER receipt turned \(quarters * 90)° against line order: \(String(format: "%.2f", rate * 100)) % (rotation \(document.pages.first?.rotation ?? -1)°, confidence \(document.pages.first?.confidence ?? -1))")
+            #expect(rate <= 0.02, "got: \(document.text)")
             #expect(document.pages.first?.rotation == (4 - quarters) % 4 * 90)
         }
 
