@@ -156,7 +156,7 @@ public struct ScribeConfiguration: Sendable {
             tessdataPath: env["TESSDATA_PREFIX"],
             engineCount: engines,
             maxPixelsPerImage: try env.integer("OCR_MAX_PIXELS", default: 40_000_000, in: 1...1_000_000_000),
-            maxPagesPerPDF: try env.integer("OCR_MAX_PAGES", default: 50, in: 1...10_000),
+            maxPagesPerPDF: try env.integer("OCR_MAX_PAGES", default: 1000, in: 1...10_000),
             pageTimeBudget: .seconds(try env.integer("OCR_PAGE_TIMEOUT_SECONDS", default: 60, in: 1...3600)),
             pdfRenderDPI: try env.integer("PDF_RENDER_DPI", default: 300, in: 72...1200),
             threadNiceness: try env.integer("OCR_NICE", default: 10, in: 0...19)

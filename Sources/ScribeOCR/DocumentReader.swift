@@ -14,8 +14,8 @@ public typealias ReadingProgress = @Sendable (_ pagesRead: Int, _ pageCount: Int
 /// Turns an uploaded file into text: OCR for images, the text layer (and OCR
 /// for scanned pages) for PDFs, and a pass-through for plain text.
 public struct DocumentReader: Sendable {
-    private let pool: OCREnginePool
-    private let configuration: OCRConfiguration
+    let pool: OCREnginePool
+    let configuration: OCRConfiguration
 
     /// Creates a reader.
     ///

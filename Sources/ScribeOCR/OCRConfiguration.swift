@@ -38,7 +38,7 @@ public struct OCRConfiguration: Sendable {
     ///   - engineCount: Engines in the pool; defaults to the number of cores.
     ///   - pageSegmentationMode: Default 3 (automatic page segmentation).
     ///   - maxPixelsPerImage: Default 40 megapixels.
-    ///   - maxPagesPerPDF: Default 50 pages.
+    ///   - maxPagesPerPDF: Default 1000 pages.
     ///   - pageTimeBudget: Default 60 seconds per page.
     ///   - pdfRenderDPI: Default 300 dpi.
     ///   - threadNiceness: Default 10.
@@ -48,7 +48,7 @@ public struct OCRConfiguration: Sendable {
         engineCount: Int = System.coreCount,
         pageSegmentationMode: Int = 3,
         maxPixelsPerImage: Int = 40_000_000,
-        maxPagesPerPDF: Int = 50,
+        maxPagesPerPDF: Int = 1000,
         pageTimeBudget: Duration = .seconds(60),
         pdfRenderDPI: Int = 300,
         threadNiceness: Int = 10

@@ -19,9 +19,7 @@ struct PDFReader: Sendable {
         let file = try TemporaryFile(contents: bytes)
         defer { file.remove() }
 
-        let info = try await pageInfo(file.path)
-        let textLayer = try await extractText(file.path, pageCount: info.pageCount)
-        let scannedPages = (1...info.pageCount).filter { textLayer[$0 - 1].trimmedWhitespace.isEmpty }
+        let (info, textLayer, scannedPages) = try await survey(file.path)
         // Pages with a text layer are read already; each scanned page counts as it is recognised.
         let alreadyRead = info.pageCount - scannedPages.count
         await progress?(alreadyRead, info.pageCount)
@@ -47,8 +45,16 @@ struct PDFReader: Sendable {
 
     // MARK: - Steps
 
+    /// The page count and sizes, each page's text layer, and the pages with
+    /// none (scans), of the PDF at `path`.
+    func survey(_ path: String) async throws(OCRError) -> (info: PageInfo, textLayer: [String], scannedPages: [Int]) {
+        let info = try await pageInfo(path)
+        let textLayer = try await extractText(path, pageCount: info.pageCount)
+        return (info, textLayer, (1...info.pageCount).filter { textLayer[$0 - 1].trimmedWhitespace.isEmpty })
+    }
+
     /// What `pdfinfo` says: the page count, and each page's size in points.
-    struct PageInfo {
+    struct PageInfo: Sendable {
         var pageCount: Int
         var pageSizes: [Int: (width: Double, height: Double)]
     }
@@ -124,7 +130,7 @@ struct PDFReader: Sendable {
 
     /// Recognises one scanned page: from its one full-page image when it has
     /// one that decodes, else from a rendering.
-    private func recognisePage(_ page: Int, of path: String, info: PageInfo) async -> Result<RecognisedPage, OCRError> {
+    func recognisePage(_ page: Int, of path: String, info: PageInfo) async -> Result<RecognisedPage, OCRError> {
         do throws(OCRError) {
             let size = info.pageSizes[page] ?? (width: 612, height: 792)
             if let scan = await fullPageScan(page: page, of: path, size: size),
