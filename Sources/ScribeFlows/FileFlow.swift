@@ -14,6 +14,11 @@ import ScribeStore
 /// 1. `ocr` reads the file (OCR, a PDF's text layer), then, in one
 ///    transaction guarded by its lease, checkpoints the text and enqueues
 ///    `answer`. A plain-text file skips it: its text is known at upload.
+///    A PDF with two or more scanned pages is read page by page instead: the
+///    `ocr` job splits each scanned page off and enqueues a batch of
+///    `ocr_page` jobs (each checkpoints its page as it completes), whose
+///    completion, `ocr_assemble`, puts the pages together in order,
+///    checkpoints the text and enqueues `answer`.
 /// 2. `answer` asks the LLM with the conversation's history, then, in one
 ///    transaction guarded by its lease, writes the assistant message and
 ///    marks the file done: exactly one answer per file.
@@ -31,10 +36,10 @@ public struct FileFlow: Sendable {
     }
 
     /// The queues the stages run on, with their slots in one worker process:
-    /// `ocr` as many as there are OCR engines, `answer` as many LLM calls as
-    /// may be in flight at once. (Each stage's job kind is its queue's name.)
+    /// `ocr` (whole files, a long PDF's pages and their assembly) as many as
+    /// there are OCR engines, `answer` as many LLM calls as may be in flight at once.
     public static func queues(ocrEngines: Int, llmConcurrency: Int) -> [String: Int] {
-        [StageJobKind.ocr.rawValue: ocrEngines, StageJobKind.answer.rawValue: llmConcurrency]
+        [StageJobKind.ocr.queue: ocrEngines, StageJobKind.answer.queue: llmConcurrency]
     }
 
     // MARK: Enqueue
@@ -80,8 +85,7 @@ public struct FileFlow: Sendable {
                     let uploadID = UUID.v7()
                     let jobID = UUID.v7()
                     let knownText = Self.knownText(of: file)
-                    // A job kind is the name of the queue it runs on.
-                    let stage = (knownText == nil ? StageJobKind.ocr : .answer).rawValue
+                    let stage = knownText == nil ? StageJobKind.ocr : .answer
                     let message = try await stores.uploads.insertUpload(
                         id: uploadID,
                         userID: userID,
@@ -96,8 +100,8 @@ public struct FileFlow: Sendable {
                         on: connection
                     )
                     let job = try NewJob(
-                        kind: stage,
-                        queue: stage,
+                        kind: stage.rawValue,
+                        queue: stage.queue,
                         args: UploadJobArgs(uploadID: uploadID, messageID: message.id),
                         maxAttempts: maxAttempts,
                         fairnessKey: fairnessKey,
@@ -105,7 +109,7 @@ public struct FileFlow: Sendable {
                         id: jobID
                     )
                     try await queue.enqueue(job, on: connection)
-                    queues.insert(stage)
+                    queues.insert(stage.queue)
                     enqueued.append(
                         EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
                     )
@@ -189,6 +193,25 @@ package struct UploadJobArgs: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case uploadID = "upload_id"
         case messageID = "message_id"
+    }
+}
+
+/// The args of an `ocr_page` job: one scanned page of an upload.
+package struct PageJobArgs: Codable, Sendable {
+    package var uploadID: UUID
+    package var messageID: UUID
+    package var page: Int
+
+    package init(uploadID: UUID, messageID: UUID, page: Int) {
+        self.uploadID = uploadID
+        self.messageID = messageID
+        self.page = page
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case uploadID = "upload_id"
+        case messageID = "message_id"
+        case page
     }
 }
 

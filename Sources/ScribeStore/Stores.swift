@@ -23,6 +23,8 @@ public struct Stores: Sendable {
     public let messages: MessageStore
     /// Uploaded files, their checkpoints and answers.
     public let uploads: UploadStore
+    /// The pages of documents read page by page.
+    public let uploadPages: UploadPageStore
     /// Daily request counts and the files-in-flight cap.
     public let usage: UsageStore
     /// Each conversation's event log, read by the live streams.
@@ -43,6 +45,7 @@ public struct Stores: Sendable {
         conversations = ConversationStore(database: database, logger: logger)
         messages = MessageStore(database: database, logger: logger)
         uploads = UploadStore(database: database, logger: logger)
+        uploadPages = UploadPageStore(database: database, logger: logger)
         usage = UsageStore(database: database, logger: logger)
         events = EventStore(database: database, logger: logger)
         audit = AuditStore(database: database, logger: logger)

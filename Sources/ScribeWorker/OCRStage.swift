@@ -10,9 +10,16 @@ import ScribeStore
 /// text), then in one transaction guarded by the job's lease checkpoints it
 /// and enqueues the `answer` stage. A worker that lost its lease writes
 /// nothing, and the `answer` job exists exactly when the checkpoint does.
+///
+/// A PDF with two or more scanned pages is not read here: each scanned page
+/// is split off and stored, then, in one transaction guarded by the lease,
+/// the text-layer pages are checkpointed and a batch of `ocr_page` jobs
+/// (``PageStage``) is enqueued with ``AssemblyStage`` as its completion, so
+/// every worker's engines read the document's pages at once.
 struct OCRStage: JobHandler {
     let kind = StageJobKind.ocr.rawValue
     let uploads: UploadStore
+    let pages: UploadPageStore
     let queue: JobQueue
     let reader: DocumentReader
 
@@ -22,42 +29,117 @@ struct OCRStage: JobHandler {
         guard let upload = try await uploads.upload(id: args.uploadID) else {
             throw JobError.permanent("the upload is gone", userMessage: "The file was deleted.")
         }
-        let document = try await read(upload) { [uploads] pagesRead, pageCount in
-            // Progress is for watching; failing to show it must not fail the reading.
-            try? await uploads.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+        let (bytes, kind) = try await file(of: upload)
+        if kind == .pdf {
+            let pdf = try await Self.reading(upload.filename) { () async throws(OCRError) in try await reader.surveyPDF(bytes) }
+            defer { pdf.remove() }
+            if pdf.scannedPages.count >= 2 {
+                try await split(pdf, of: upload, args: args, job: job)
+                return .recorded
+            }
         }
-        try await record(job, upload: upload, args: args, document: document)
+        let document = try await Self.reading(upload.filename) { () async throws(OCRError) in
+            try await reader.read(bytes, kind: kind) { [uploads] pagesRead, pageCount in
+                // Progress is for watching; failing to show it must not fail the reading.
+                try? await uploads.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+            }
+        }
+        try await Self.record(
+            text: document.text, pages: document.pages.map(AttachmentPage.init), job: job, upload: upload, args: args, uploads: uploads, queue: queue
+        )
         return .recorded
+    }
+
+    /// Splits a long PDF into page jobs: stores each scanned page (a retried
+    /// split stores nothing twice), then in one transaction guarded by the
+    /// lease: the job succeeded, the text-layer pages checkpointed, the
+    /// message showing the pages, and the batch of page jobs enqueued with
+    /// the assembly as its completion. Throws `.leaseLost` (and enqueues
+    /// nothing) when the lease no longer holds.
+    func split(_ pdf: SurveyedPDF, of upload: UploadRecord, args: UploadJobArgs, job: ClaimedJob) async throws {
+        try await Self.reading(upload.filename) { () async throws in
+            try await pdf.eachScannedPage { page, bytes in try await pages.storeSource(uploadID: upload.id, page: page, bytes: bytes) }
+        }
+        let fairnessKey = upload.userID.uuidString.lowercased()
+        let batch = NewBatch(
+            jobs: try pdf.scannedPages.map { page in
+                try NewJob(
+                    kind: StageJobKind.ocrPage.rawValue,
+                    queue: StageJobKind.ocrPage.queue,
+                    args: PageJobArgs(uploadID: upload.id, messageID: args.messageID, page: page),
+                    maxAttempts: job.maxAttempts,
+                    fairnessKey: fairnessKey,
+                    metadata: job.metadata
+                )
+            },
+            completion: try NewJob(
+                kind: StageJobKind.assemble.rawValue,
+                queue: StageJobKind.assemble.queue,
+                args: args,
+                maxAttempts: job.maxAttempts,
+                fairnessKey: fairnessKey,
+                metadata: job.metadata
+            )
+        )
+        let scanned = Set(pdf.scannedPages)
+        let textPages = (1...pdf.pageCount).filter { !scanned.contains($0) }.map { number in
+            UploadPage(
+                page: number,
+                text: pdf.textLayer[number - 1],
+                reading: AttachmentPage(PageReading(number: number, source: .textLayer))
+            )
+        }
+        try await queue.database.transaction { [pages, queue] connection in
+            try await queue.complete(job.lease, on: connection)
+            try await pages.startReading(
+                uploadID: upload.id,
+                messageID: args.messageID,
+                pageCount: pdf.pageCount,
+                readPages: textPages,
+                assemblyJobID: batch.completion.id,
+                on: connection
+            )
+            try await queue.enqueue(batch, on: connection)
+            try await queue.notify([StageJobKind.ocrPage.queue], on: connection)
+        }
     }
 
     /// In one transaction guarded by the lease: the job succeeded, the text
     /// checkpointed, the `answer` stage enqueued. Throws `.leaseLost` (and
     /// writes nothing) when the lease no longer holds.
-    func record(_ job: ClaimedJob, upload: UploadRecord, args: UploadJobArgs, document: RecognisedDocument) async throws {
+    static func record(
+        text: String,
+        pages: [AttachmentPage],
+        job: ClaimedJob,
+        upload: UploadRecord,
+        args: UploadJobArgs,
+        uploads: UploadStore,
+        queue: JobQueue
+    ) async throws {
         let next = try NewJob(
             kind: StageJobKind.answer.rawValue,
-            queue: StageJobKind.answer.rawValue,
+            queue: StageJobKind.answer.queue,
             args: args,
             maxAttempts: job.maxAttempts,
             fairnessKey: upload.userID.uuidString.lowercased(),
             metadata: job.metadata
         )
-        try await queue.database.transaction { [uploads, queue] connection in
+        try await queue.database.transaction { connection in
             try await queue.complete(job.lease, on: connection)
             try await uploads.checkpointText(
                 uploadID: upload.id,
-                text: document.text,
-                pages: document.pages.map(AttachmentPage.init),
+                text: text,
+                pages: pages,
                 answerJobID: next.id,
                 on: connection
             )
             try await queue.enqueue(next, on: connection)
-            try await queue.notify([StageJobKind.answer.rawValue], on: connection)
+            try await queue.notify([StageJobKind.answer.queue], on: connection)
         }
     }
 
-    /// The file's text, with the failures a person can act on made permanent.
-    func read(_ upload: UploadRecord, progress: @escaping ReadingProgress) async throws -> RecognisedDocument {
+    /// The upload's bytes and their kind.
+    func file(of upload: UploadRecord) async throws -> ([UInt8], DocumentKind) {
         guard let payload = try await uploads.payload(ofUpload: upload.id) else {
             throw JobError.permanent("the upload's bytes are gone", userMessage: "\(upload.filename) is no longer stored; please upload it again.")
         }
@@ -65,13 +147,19 @@ struct OCRStage: JobHandler {
         guard let kind = DocumentKind.sniff(bytes) else {
             throw JobError.permanent("unrecognised file type", userMessage: "\(upload.filename) is not an image, PDF or text file Scribe can read.")
         }
+        return (bytes, kind)
+    }
+
+    /// Runs `body`, turning the OCR failures a person can act on into
+    /// permanent job errors naming `filename`, and the rest into retryable ones.
+    static func reading<Result>(_ filename: String, _ body: () async throws -> Result) async throws -> Result {
         do {
-            return try await reader.read(bytes, kind: kind, progress: progress)
-        } catch {
+            return try await body()
+        } catch let error as OCRError {
             if error.isPermanent {
-                throw JobError.permanent("\(error.kind): \(error.message)", userMessage: "\(upload.filename): \(error.message)")
+                throw JobError.permanent("\(error.kind): \(error.message)", userMessage: "\(filename): \(error.message)")
             }
-            throw JobError.retryable("\(error.kind): \(error.message)", userMessage: "\(upload.filename) could not be read right now.")
+            throw JobError.retryable("\(error.kind): \(error.message)", userMessage: "\(filename) could not be read right now.")
         }
     }
 

@@ -35,14 +35,14 @@ import Testing
             }
             // One of the busy user's files is running already when the lone file arrives.
             let queue = stores.queue
-            let first = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let first = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(try Self.upload(of: first) == backlog[0].uploadID)
             let single = try await stores.files.enqueue(
                 userID: lone.id, conversationID: loneChat.id, caption: nil, files: Self.files(1, "lone"), idempotencyKey: nil, maxAttempts: 5
             )
 
             var order: [UUID] = []
-            while let job = try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first {
+            while let job = try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).first {
                 order.append(try Self.upload(of: job))
             }
             // The lone file is next: it waits for none of the busy user's 99 queued files

@@ -64,11 +64,11 @@ import Testing
     @Test func aSlowWorkerCannotCompleteAJobItsLeaseLost() async throws {
         try await Self.withQueuedJobs(1) { stores, enqueued in
             let queue = stores.queue
-            let slow = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+            let slow = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
             try await Task.sleep(for: .milliseconds(400))
             let rescued = try await queue.rescueExpiredLeases(then: Self.hook(stores))
             #expect(rescued.requeued == 1)
-            let fast = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "fast", limit: 1, lease: .seconds(30)).first)
+            let fast = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "fast", limit: 1, lease: .seconds(30)).first)
             #expect(fast.lease.attempt == 2)
 
             let stage = Self.answerStage(stores)
@@ -97,36 +97,34 @@ import Testing
 
     @Test func theOCRStageCheckpointsAndEnqueuesTheAnswerOnlyUnderItsLease() async throws {
         try await Self.withQueuedJobs(1, images: true) { stores, enqueued in
-            let queue = stores.queue
-            let ocr = OCRConfiguration(languages: "eng", engineCount: 1)
-            let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
-            do {
-                try await Self.checkpointUnderLease(OCRStage(uploads: stores.uploads, queue: queue, reader: DocumentReader(pool: pool, configuration: ocr)), stores, enqueued)
-            } catch {
-                await pool.shutdown()
-                throw error
-            }
-            await pool.shutdown()
+            try await Self.checkpointUnderLease(stores, enqueued)
         }
     }
 
-    static func checkpointUnderLease(_ stage: OCRStage, _ stores: Stores, _ enqueued: [EnqueuedUpload]) async throws {
+    static func record(_ document: RecognisedDocument, _ job: ClaimedJob, _ upload: UploadRecord, _ args: UploadJobArgs, _ stores: Stores) async throws {
+        try await OCRStage.record(
+            text: document.text, pages: document.pages.map(AttachmentPage.init), job: job, upload: upload, args: args,
+            uploads: stores.uploads, queue: stores.queue
+        )
+    }
+
+    static func checkpointUnderLease(_ stores: Stores, _ enqueued: [EnqueuedUpload]) async throws {
         let queue = stores.queue
-        #expect(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "an image starts at ocr")
-        let slow = try #require(try await queue.claim(queue: StageJobKind.ocr.rawValue, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
+        #expect(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "an image starts at ocr")
+        let slow = try #require(try await queue.claim(queue: StageJobKind.ocr.queue, workerID: "slow", limit: 1, lease: .milliseconds(200)).first)
         try await Task.sleep(for: .milliseconds(400))
         _ = try await queue.rescueExpiredLeases(then: Self.hook(stores))
-        let fast = try #require(try await queue.claim(queue: StageJobKind.ocr.rawValue, workerID: "fast", limit: 1, lease: .seconds(30)).first)
+        let fast = try #require(try await queue.claim(queue: StageJobKind.ocr.queue, workerID: "fast", limit: 1, lease: .seconds(30)).first)
 
         let upload = try #require(try await stores.uploads.upload(id: enqueued[0].uploadID))
         let args = try slow.decodeArgs(UploadJobArgs.self)
         let document = RecognisedDocument(text: "recognised", pages: [PageReading(number: 1, source: .ocr)])
-        await #expect(throws: QueueError.self) { try await stage.record(slow, upload: upload, args: args, document: document) }
+        await #expect(throws: QueueError.self) { try await Self.record(document, slow, upload, args, stores) }
         #expect(try await Self.count("SELECT count(*) FROM jobs WHERE kind = 'answer'", stores) == 0, "no answer job from a lost lease")
         #expect(try await stores.messages.message(id: enqueued[0].messageID)?.documentText == nil, "no checkpoint from a lost lease")
 
-        try await stage.record(fast, upload: upload, args: args, document: document)
-        let answer = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first)
+        try await Self.record(document, fast, upload, args, stores)
+        let answer = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).first)
         #expect(try answer.decodeArgs(UploadJobArgs.self).uploadID == upload.id)
         #expect(try await stores.uploads.upload(id: upload.id)?.answerJobID == answer.lease.jobID)
         let message = try #require(try await stores.messages.message(id: enqueued[0].messageID))
@@ -139,11 +137,11 @@ import Testing
         try await Self.withQueuedJobs(1, maxAttempts: 2) { stores, enqueued in
             let queue = stores.queue
             for _ in 0..<2 {
-                #expect(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
+                #expect(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "doomed", limit: 1, lease: .milliseconds(50)).count == 1)
                 try await Task.sleep(for: .milliseconds(120))
                 _ = try await queue.rescueExpiredLeases(then: Self.hook(stores))
             }
-            #expect(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
+            #expect(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "next", limit: 1, lease: .seconds(30)).isEmpty)
             let messageID = try #require(enqueued.first?.messageID)
             let message = try #require(try await stores.messages.message(id: messageID))
             #expect(message.status == .failed)
@@ -154,11 +152,11 @@ import Testing
     @Test func handingBackDoesNotSpendAnAttempt() async throws {
         try await Self.withQueuedJobs(2) { stores, enqueued in
             let queue = stores.queue
-            #expect(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
+            #expect(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "deploying", limit: 2, lease: .seconds(30)).count == 2)
             try await stores.uploads.startStage(.llm, messageID: enqueued[0].messageID)
             #expect(try await queue.handBack(workerID: "deploying", then: Self.hook(stores)) == 2)
             #expect(try await stores.messages.message(id: enqueued[0].messageID)?.status == .queued, "its message waits again")
-            let again = try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "next", limit: 2, lease: .seconds(30))
+            let again = try await queue.claim(queue: StageJobKind.answer.queue, workerID: "next", limit: 2, lease: .seconds(30))
             #expect(again.map(\.lease.attempt) == [1, 1])
         }
     }
@@ -169,7 +167,7 @@ import Testing
             let claims = try await withThrowingTaskGroup(of: [UUID].self) { group in
                 for worker in 0..<8 {
                     group.addTask {
-                        try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
+                        try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w\(worker)", limit: 10, lease: .seconds(30)).map(\.lease.jobID)
                     }
                 }
                 return try await group.reduce(into: [UUID]()) { $0 += $1 }
@@ -182,18 +180,18 @@ import Testing
     @Test func retriesWaitTheirBackoffAndKeepTheCheckpoint() async throws {
         try await Self.withQueuedJobs(1) { stores, enqueued in
             let queue = stores.queue
-            let first = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let first = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).first)
             let failure = JobError.retryable("llm 503", userMessage: "busy")
             let beforeFailure = Date()
             #expect(try await queue.recordFailure(first.lease, error: failure, delay: .seconds(3), then: Self.hook(stores)) == .available)
             let afterFailure = Date()
-            #expect(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
+            #expect(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).isEmpty, "not before run_at")
             let runAt = try #require(try await queue.jobs(ids: [first.lease.jobID]).first?.runAt)
             // The backoff counts from the failure's own statement, however long the checks around it take.
             #expect(runAt.timeIntervalSince(beforeFailure) > 2.9, "run_at is the backoff away: \(runAt) after \(beforeFailure)")
             #expect(runAt.timeIntervalSince(afterFailure) < 3.1, "run_at is the backoff away: \(runAt) after \(afterFailure)")
             try await Task.sleep(for: .seconds(max(0, runAt.timeIntervalSinceNow) + 0.2))
-            let second = try #require(try await queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(30)).first)
+            let second = try #require(try await queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(30)).first)
             #expect(second.lease.attempt == 2)
             let message = try #require(try await stores.messages.message(id: enqueued[0].messageID))
             #expect(message.status == .queued)
@@ -216,7 +214,7 @@ import Testing
             )
             // A synchronous chat whose answer never came, and the upload's claimed job.
             let chat = try await stores.messages.startChat(userID: owner, conversationID: conversation, text: "hello?", newTitle: "t")
-            _ = try await stores.queue.claim(queue: StageJobKind.answer.rawValue, workerID: "w", limit: 1, lease: .seconds(60))
+            _ = try await stores.queue.claim(queue: StageJobKind.answer.queue, workerID: "w", limit: 1, lease: .seconds(60))
             try await stores.uploads.startStage(.llm, messageID: enqueued[0].messageID)
             try await stores.database.client.query(
                 "UPDATE messages SET updated_at = now() - interval '10 minutes' WHERE conversation_id = \(conversation)"

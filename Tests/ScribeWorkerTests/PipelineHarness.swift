@@ -15,7 +15,7 @@ import ServiceLifecycle
 
 /// Queue settings that make tests quick: short leases, fast polls and retries.
 let fastQueue = QueueWorkerConfiguration(
-    queues: ["default": 2, StageJobKind.ocr.rawValue: 1, StageJobKind.answer.rawValue: 4],
+    queues: ["default": 2, StageJobKind.ocr.queue: 1, StageJobKind.answer.queue: 4],
     leaseDuration: .seconds(5),
     pollInterval: .milliseconds(200),
     rescueInterval: .milliseconds(200),
