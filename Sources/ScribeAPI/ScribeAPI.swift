@@ -114,7 +114,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(conversations: dependencies.stores.conversations, messages: dependencies.stores.messages).addRoutes(to: authenticated)
     ChatController(flow: dependencies.chat).addRoutes(to: authenticated)
-    UploadController(flow: dependencies.files, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)
+    UploadController(flow: dependencies.files, chunks: dependencies.stores.uploadChunks, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)
     events.addPrivateRoutes(to: authenticated)
 
     let bots = v1.group().add(middleware: ServiceKeyAuthenticator(keys: dependencies.stores.serviceKeys, scope: "chat"))

@@ -131,8 +131,8 @@ public struct ScribeConfiguration: Sendable {
         self.logLevel = logLevel
         llm = try Self.llm(from: env)
 
-        uploadMaxFileBytes = try env.integer("UPLOAD_MAX_FILE_BYTES", default: 20 << 20, in: 1...(1 << 30))
-        uploadMaxRequestBytes = try env.integer("UPLOAD_MAX_REQUEST_BYTES", default: 50 << 20, in: 1...(2 << 30))
+        uploadMaxFileBytes = try env.integer("UPLOAD_MAX_FILE_BYTES", default: 256 << 20, in: 1...(1 << 30))
+        uploadMaxRequestBytes = try env.integer("UPLOAD_MAX_REQUEST_BYTES", default: 512 << 20, in: 1...(2 << 30))
         uploadMaxFiles = try env.integer("UPLOAD_MAX_FILES", default: 10, in: 1...1000)
         jobMaxAttempts = try env.integer("JOB_MAX_ATTEMPTS", default: 5, in: 1...100)
 

@@ -75,6 +75,16 @@ public enum DocumentKind: String, Sendable, CaseIterable {
         return [12, 40, 52, 56, 64, 108, 124].contains(dibHeaderSize)
     }
 
+    /// The kind of a file of which only `head`, its first bytes, is at hand:
+    /// when the file goes on past them, a character cut short at their end is
+    /// not held against it.
+    public static func sniff(head: some Collection<UInt8>, ofLongerFile longer: Bool) -> DocumentKind? {
+        let bytes = Array(head)
+        guard longer, let lead = bytes.indices.reversed().prefix(4).first(where: { bytes[$0] & 0xC0 != 0x80 }) else { return sniff(bytes) }
+        let length = bytes[lead] < 0x80 ? 1 : bytes[lead] >= 0xF0 ? 4 : bytes[lead] >= 0xE0 ? 3 : 2
+        return sniff(bytes.count - lead < length ? Array(bytes[..<lead]) : bytes)
+    }
+
     /// Non-empty, valid UTF-8, no NUL, and at least 95 % printable scalars.
     private static func isPlainText(_ bytes: some Collection<UInt8>) -> Bool {
         guard !bytes.isEmpty, !bytes.contains(0) else { return false }

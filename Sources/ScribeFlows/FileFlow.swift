@@ -73,7 +73,7 @@ public struct FileFlow: Sendable {
             return earlier
         }
         // Storing the bytes takes time of its own: a second more per 10 MB.
-        let bytes = files.reduce(0) { $0 + $1.bytes.readableBytes }
+        let bytes = files.reduce(0) { $0 + ($1.bytes?.readableBytes ?? 0) }
         let timeout = queue.database.options.timeout + .milliseconds(bytes / 10_000)
         let fairnessKey = userID.uuidString.lowercased()
         do {
@@ -82,7 +82,7 @@ public struct FileFlow: Sendable {
                 var enqueued: [EnqueuedUpload] = []
                 var queues: Set<String> = []
                 for (position, file) in files.enumerated() {
-                    let uploadID = UUID.v7()
+                    let uploadID = file.stagedUploadID ?? UUID.v7()
                     let jobID = UUID.v7()
                     let knownText = Self.knownText(of: file)
                     let stage = knownText == nil ? StageJobKind.ocr : .answer
@@ -142,7 +142,8 @@ public struct FileFlow: Sendable {
     /// any other file, and for a blank one, which `ocr` fails with its reason).
     package static func knownText(of file: NewUpload) -> (text: String, pages: [AttachmentPage])? {
         guard file.contentType == DocumentKind.plainText.mediaType else { return nil }
-        let document = RecognisedDocument.plainText(file.bytes.readableBytesView)
+        guard let bytes = file.bytes else { return nil }
+        let document = RecognisedDocument.plainText(bytes.readableBytesView)
         guard !document.text.isBlank else { return nil }
         return (document.text, document.pages.map(AttachmentPage.init))
     }

@@ -18,12 +18,20 @@ struct PDFReader: Sendable {
     func read(_ bytes: [UInt8], progress: ReadingProgress? = nil) async throws(OCRError) -> RecognisedDocument {
         let file = try TemporaryFile(contents: bytes)
         defer { file.remove() }
+        return try await read(path: file.path, survey: try await survey(file.path), progress: progress)
+    }
 
-        let (info, textLayer, scannedPages) = try await survey(file.path)
+    /// Reads the PDF at `path`, already surveyed.
+    func read(
+        path: String,
+        survey: (info: PageInfo, textLayer: [String], scannedPages: [Int]),
+        progress: ReadingProgress?
+    ) async throws(OCRError) -> RecognisedDocument {
+        let (info, textLayer, scannedPages) = survey
         // Pages with a text layer are read already; each scanned page counts as it is recognised.
         let alreadyRead = info.pageCount - scannedPages.count
         await progress?(alreadyRead, info.pageCount)
-        let recognised = try await recognise(scannedPages, of: file.path, info: info) { recognisedSoFar in
+        let recognised = try await recognise(scannedPages, of: path, info: info) { recognisedSoFar in
             await progress?(alreadyRead + recognisedSoFar, info.pageCount)
         }
 

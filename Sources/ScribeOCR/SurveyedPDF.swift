@@ -1,12 +1,10 @@
 import ScribeDocuments
 
-/// A PDF copied to a private temporary file and surveyed: its page count,
-/// each page's text layer, and which pages are scans that need OCR. What the
-/// file flow needs to read a long document page by page across workers: each
-/// scanned page is handed out as a one-page PDF of its own, read later by
-/// ``DocumentReader/readPDFPage(_:)``.
-///
-/// Its owner calls ``remove()`` when done.
+/// A PDF on disk, surveyed: its page count, each page's text layer, and which
+/// pages are scans that need OCR. What the file flow needs to read a long
+/// document page by page across workers: each scanned page is handed out as a
+/// one-page PDF of its own, read later by ``DocumentReader/readPDFPage(_:)``.
+/// A short one is read whole with ``DocumentReader/read(_:progress:)``.
 public struct SurveyedPDF: Sendable {
     /// The number of pages (at most ``OCRConfiguration/maxPagesPerPDF``).
     public let pageCount: Int
@@ -14,7 +12,9 @@ public struct SurveyedPDF: Sendable {
     public let textLayer: [String]
     /// The pages without a text layer, in order: they need OCR.
     public let scannedPages: [Int]
-    let file: TemporaryFile
+    /// The file, which the caller owns.
+    let path: String
+    let info: PDFReader.PageInfo
     let reader: PDFReader
 
     /// How many pages ``eachScannedPage(_:)`` splits off at once: the most
@@ -34,7 +34,7 @@ public struct SurveyedPDF: Sendable {
             let folder = try TemporaryFolder()
             defer { folder.remove() }
             _ = try await reader.runTool(
-                "pdfseparate", ["-f", "\(first)", "-l", "\(last)", file.path, folder.path + "/page-%d.pdf"],
+                "pdfseparate", ["-f", "\(first)", "-l", "\(last)", path, folder.path + "/page-%d.pdf"],
                 outputLimit: 64 * 1024,
                 failure: OCRError(.invalidPDF, "Pages \(first)–\(last) of the PDF could not be separated; it may be damaged.")
             )
@@ -48,28 +48,29 @@ public struct SurveyedPDF: Sendable {
         }
     }
 
-    /// Removes the temporary copy.
-    public func remove() {
-        file.remove()
-    }
 }
 
 extension DocumentReader {
-    /// Copies a PDF to a temporary file and surveys it (`pdfinfo`, `pdftotext`):
-    /// refused when it is unreadable or has more pages than the limit, before
-    /// anything is rendered.
-    public func surveyPDF(_ bytes: [UInt8]) async throws(OCRError) -> SurveyedPDF {
+    /// Surveys the PDF at `path` (`pdfinfo`, `pdftotext`): refused when it is
+    /// unreadable or has more pages than the limit, before anything is rendered.
+    public func surveyPDF(atPath path: String) async throws(OCRError) -> SurveyedPDF {
         let reader = PDFReader(pool: pool, configuration: configuration)
-        let file = try TemporaryFile(contents: bytes)
-        do {
-            let survey = try await reader.survey(file.path)
-            return SurveyedPDF(
-                pageCount: survey.info.pageCount, textLayer: survey.textLayer, scannedPages: survey.scannedPages, file: file, reader: reader
-            )
-        } catch {
-            file.remove()
-            throw error
-        }
+        let survey = try await reader.survey(path)
+        return SurveyedPDF(
+            pageCount: survey.info.pageCount, textLayer: survey.textLayer, scannedPages: survey.scannedPages,
+            path: path, info: survey.info, reader: reader
+        )
+    }
+
+    /// Reads a surveyed PDF whole: its text layer, and OCR for its scanned pages.
+    /// - Throws: ``OCRError``; ``OCRError/Kind/emptyDocument`` when no text is found.
+    public func read(_ pdf: SurveyedPDF, progress: ReadingProgress? = nil) async throws(OCRError) -> RecognisedDocument {
+        let document = try await pdf.reader.read(
+            path: pdf.path, survey: (pdf.info, pdf.textLayer, pdf.scannedPages), progress: progress
+        )
+        guard !document.text.trimmedWhitespace.isEmpty else { throw .empty }
+        pool.metrics.read(document)
+        return document
     }
 
     /// Reads a one-page PDF (a page ``SurveyedPDF/eachScannedPage(_:)`` split

@@ -23,6 +23,8 @@ public struct Stores: Sendable {
     public let messages: MessageStore
     /// Uploaded files, their checkpoints and answers.
     public let uploads: UploadStore
+    /// Uploaded files' bytes, a chunk at a time.
+    public let uploadChunks: UploadChunkStore
     /// The pages of documents read page by page.
     public let uploadPages: UploadPageStore
     /// Daily request counts and the files-in-flight cap.
@@ -46,6 +48,7 @@ public struct Stores: Sendable {
         messages = MessageStore(database: database, logger: logger)
         uploads = UploadStore(database: database, logger: logger)
         uploadPages = UploadPageStore(database: database, logger: logger)
+        uploadChunks = UploadChunkStore(database: database, logger: logger)
         usage = UsageStore(database: database, logger: logger)
         events = EventStore(database: database, logger: logger)
         audit = AuditStore(database: database, logger: logger)

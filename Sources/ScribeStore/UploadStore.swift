@@ -4,16 +4,61 @@ import NIOCore
 import PostgresNIO
 import ScribePostgres
 
-/// A file to enqueue: its name, its sniffed type and its bytes.
+/// A file to enqueue: its name, its sniffed type and where its bytes are.
 public struct NewUpload: Sendable {
+    /// Where a new upload's bytes are.
+    public enum Storage: Sendable {
+        /// In memory, stored with the upload's row (small files: tests, tools).
+        case bytes(ByteBuffer)
+        /// Already in `upload_chunks` under `uploadID`, the upload's id to be
+        /// (``UploadChunkStore``): how the API stores what it streams in.
+        /// `whole` is the file when it fitted in one chunk.
+        case chunks(uploadID: UUID, count: Int, whole: ByteBuffer?)
+    }
+
     public var filename: String
     public var contentType: String
-    public var bytes: ByteBuffer
+    public var size: Int
+    public var storage: Storage
 
+    /// A file whose bytes are in memory.
     public init(filename: String, contentType: String, bytes: ByteBuffer) {
         self.filename = filename
         self.contentType = contentType
-        self.bytes = bytes
+        self.size = bytes.readableBytes
+        self.storage = .bytes(bytes)
+    }
+
+    /// A file whose `chunkCount` chunks are staged under `uploadID`.
+    public init(filename: String, contentType: String, stagedAs uploadID: UUID, size: Int, chunkCount: Int, whole: ByteBuffer?) {
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.storage = .chunks(uploadID: uploadID, count: chunkCount, whole: whole)
+    }
+
+    /// The whole file, when it is in memory.
+    public var bytes: ByteBuffer? {
+        switch storage {
+        case .bytes(let bytes): bytes
+        case .chunks(_, _, let whole): whole
+        }
+    }
+
+    /// The id its chunks are staged under, if they are.
+    public var stagedUploadID: UUID? {
+        if case .chunks(let id, _, _) = storage { return id }
+        return nil
+    }
+
+    var payload: ByteBuffer? {
+        if case .bytes(let bytes) = storage { return bytes }
+        return nil
+    }
+
+    var chunkCount: Int? {
+        if case .chunks(_, let count, _) = storage { return count }
+        return nil
     }
 }
 
@@ -49,11 +94,15 @@ public struct UploadRecord: Sendable, Hashable {
     public var answerJobID: UUID?
     public var createdAt: Date
     public var answeredAt: Date?
+    /// How many chunks hold its bytes (nil: they are in its row, or dropped).
+    public var chunkCount: Int?
 
     public init(
         id: UUID, userID: UUID, conversationID: UUID, messageID: UUID, filename: String, contentType: String, size: Int,
-        pageCount: Int? = nil, ocrJobID: UUID? = nil, answerJobID: UUID? = nil, createdAt: Date = Date(), answeredAt: Date? = nil
+        pageCount: Int? = nil, ocrJobID: UUID? = nil, answerJobID: UUID? = nil, createdAt: Date = Date(), answeredAt: Date? = nil,
+        chunkCount: Int? = nil
     ) {
+        self.chunkCount = chunkCount
         self.id = id
         self.userID = userID
         self.conversationID = conversationID
@@ -70,14 +119,14 @@ public struct UploadRecord: Sendable, Hashable {
 
     static let columns = """
         id, user_id, conversation_id, message_id, filename, content_type, size, page_count,
-        ocr_job_id, answer_job_id, created_at, answered_at
+        ocr_job_id, answer_job_id, created_at, answered_at, chunk_count
         """
-    typealias Row = (UUID, UUID, UUID, UUID, String, String, Int, Int?, UUID?, UUID?, Date, Date?)
+    typealias Row = (UUID, UUID, UUID, UUID, String, String, Int, Int?, UUID?, UUID?, Date, Date?, Int?)
 
     init(row: Row) {
         self.init(
             id: row.0, userID: row.1, conversationID: row.2, messageID: row.3, filename: row.4, contentType: row.5, size: row.6,
-            pageCount: row.7, ocrJobID: row.8, answerJobID: row.9, createdAt: row.10, answeredAt: row.11
+            pageCount: row.7, ocrJobID: row.8, answerJobID: row.9, createdAt: row.10, answeredAt: row.11, chunkCount: row.12
         )
     }
 }
@@ -133,7 +182,7 @@ public struct UploadStore: Sendable {
         let attachment = Attachment(
             filename: file.filename,
             contentType: file.contentType,
-            size: file.bytes.readableBytes,
+            size: file.size,
             pages: knownText?.pages.count,
             pagesRead: knownText?.pages.count,
             pageDetails: knownText?.pages
@@ -153,10 +202,10 @@ public struct UploadStore: Sendable {
         }
         try await connection.query(
             """
-            INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload,
+            INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload, chunk_count,
                                  idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id)
             VALUES (\(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
-                    \(file.bytes.readableBytes), \(file.bytes), \(idempotencyKey), \(requestPosition),
+                    \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
                     \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID))
             """,
             logger: logger
@@ -305,8 +354,11 @@ public struct UploadStore: Sendable {
             WITH message AS (
                 UPDATE messages SET status = 'done', stage = NULL, error = NULL, updated_at = now() WHERE id = \(question.id)
             ), upload AS (
-                UPDATE uploads SET answered_at = now(), payload = CASE WHEN \(dropPayload) THEN NULL ELSE payload END
+                UPDATE uploads SET answered_at = now(), payload = CASE WHEN \(dropPayload) THEN NULL ELSE payload END,
+                       chunk_count = CASE WHEN \(dropPayload) THEN NULL ELSE chunk_count END
                 WHERE id = \(uploadID)
+            ), chunks AS (
+                DELETE FROM upload_chunks WHERE upload_id = \(uploadID) AND \(dropPayload)
             )
             UPDATE conversations SET updated_at = now() WHERE id = \(question.conversationID)
             """,
@@ -334,13 +386,18 @@ public struct UploadStore: Sendable {
         try await database.withConnection { connection in
             try await connection.query(
                 """
-                UPDATE uploads SET payload = NULL
-                WHERE id IN (
-                    SELECT id FROM uploads WHERE payload IS NOT NULL AND answered_at IS NOT NULL
-                      AND answered_at < now() - make_interval(secs => \(retention / .seconds(1)))
-                    LIMIT 1000
+                WITH dropped AS (
+                    UPDATE uploads SET payload = NULL, chunk_count = NULL
+                    WHERE id IN (
+                        SELECT id FROM uploads WHERE (payload IS NOT NULL OR chunk_count IS NOT NULL) AND answered_at IS NOT NULL
+                          AND answered_at < now() - make_interval(secs => \(retention / .seconds(1)))
+                        LIMIT 1000
+                    )
+                    RETURNING id
+                ), chunks AS (
+                    DELETE FROM upload_chunks WHERE upload_id IN (SELECT id FROM dropped)
                 )
-                RETURNING id
+                SELECT id FROM dropped
                 """,
                 logger: logger
             ).collect().count

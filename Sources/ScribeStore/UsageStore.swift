@@ -70,17 +70,8 @@ public struct UsageStore: Sendable {
         for try await (used, resetsAt) in rows.decode(DailyAllowance.Row.self) {
             return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
         }
-        let refused = try await connection.query(
-            """
-            SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
-                   \(unescaped: Self.nextResetSQL)
-            """,
-            logger: logger
-        )
-        for try await (used, resetsAt) in refused.decode(DailyAllowance.Row.self) {
-            throw DailyLimitReached(limit: cap, used: used, resetsAt: resetsAt)
-        }
-        throw StoreError(.notFound, "The daily count was not returned.")
+        let refused = try await allowance(userID: userID, limit: cap, on: connection)
+        throw DailyLimitReached(limit: cap, used: refused.used, resetsAt: refused.resetsAt)
     }
 
     /// Takes back `requests` counted today for `userID` (a request that could
@@ -99,19 +90,22 @@ public struct UsageStore: Sendable {
 
     /// Today's allowance of `userID`, without counting anything.
     public func dailyAllowance(userID: UUID, limit: Int?) async throws -> DailyAllowance {
-        try await database.withConnection { connection in
-            let rows = try await connection.query(
-                """
-                SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
-                       \(unescaped: Self.nextResetSQL)
-                """,
-                logger: logger
-            )
-            for try await (used, resetsAt) in rows.decode(DailyAllowance.Row.self) {
-                return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
-            }
-            throw StoreError(.notFound, "The daily count was not returned.")
+        try await database.withConnection { connection in try await allowance(userID: userID, limit: limit, on: connection) }
+    }
+
+    /// Today's count of `userID` and the next reset, on the caller's connection.
+    func allowance(userID: UUID, limit: Int?, on connection: PostgresConnection) async throws -> DailyAllowance {
+        let rows = try await connection.query(
+            """
+            SELECT coalesce((SELECT requests FROM daily_usage WHERE user_id = \(userID) AND day = (now() AT TIME ZONE 'UTC')::date), 0),
+                   \(unescaped: Self.nextResetSQL)
+            """,
+            logger: logger
+        )
+        for try await (used, resetsAt) in rows.decode(DailyAllowance.Row.self) {
+            return DailyAllowance(used: used, limit: limit, resetsAt: resetsAt)
         }
+        throw StoreError(.notFound, "The daily count was not returned.")
     }
 
     /// Deletes the counts of days before yesterday (UTC): nobody is charged to them any more. Returns how many.

@@ -20,6 +20,7 @@ struct OCRStage: JobHandler {
     let kind = StageJobKind.ocr.rawValue
     let uploads: UploadStore
     let pages: UploadPageStore
+    let chunks: UploadChunkStore
     let queue: JobQueue
     let reader: DocumentReader
 
@@ -29,19 +30,25 @@ struct OCRStage: JobHandler {
         guard let upload = try await uploads.upload(id: args.uploadID) else {
             throw JobError.permanent("the upload is gone", userMessage: "The file was deleted.")
         }
-        let (bytes, kind) = try await file(of: upload)
-        if kind == .pdf {
-            let pdf = try await Self.reading(upload.filename) { () async throws(OCRError) in try await reader.surveyPDF(bytes) }
-            defer { pdf.remove() }
+        let progress: ReadingProgress = { [uploads] pagesRead, pageCount in
+            // Progress is for watching; failing to show it must not fail the reading.
+            try? await uploads.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+        }
+        let file = try await UploadFile.fetch(upload, uploads: uploads, chunks: chunks)
+        defer { file.remove() }
+        let document: RecognisedDocument
+        if file.kind == .pdf {
+            // A PDF is read from its file on disk, never whole in memory.
+            let pdf = try await Self.reading(upload.filename) { () async throws(OCRError) in try await reader.surveyPDF(atPath: file.path) }
             if pdf.scannedPages.count >= 2 {
                 try await split(pdf, of: upload, args: args, job: job)
                 return .recorded
             }
-        }
-        let document = try await Self.reading(upload.filename) { () async throws(OCRError) in
-            try await reader.read(bytes, kind: kind) { [uploads] pagesRead, pageCount in
-                // Progress is for watching; failing to show it must not fail the reading.
-                try? await uploads.reportReadingProgress(messageID: args.messageID, pagesRead: pagesRead, pageCount: pageCount)
+            document = try await Self.reading(upload.filename) { () async throws(OCRError) in try await reader.read(pdf, progress: progress) }
+        } else {
+            let bytes = try file.bytes()
+            document = try await Self.reading(upload.filename) { () async throws(OCRError) in
+                try await reader.read(bytes, kind: file.kind, progress: progress)
             }
         }
         try await Self.record(
@@ -136,18 +143,6 @@ struct OCRStage: JobHandler {
             try await queue.enqueue(next, on: connection)
             try await queue.notify([StageJobKind.answer.queue], on: connection)
         }
-    }
-
-    /// The upload's bytes and their kind.
-    func file(of upload: UploadRecord) async throws -> ([UInt8], DocumentKind) {
-        guard let payload = try await uploads.payload(ofUpload: upload.id) else {
-            throw JobError.permanent("the upload's bytes are gone", userMessage: "\(upload.filename) is no longer stored; please upload it again.")
-        }
-        let bytes = Array(payload.readableBytesView)
-        guard let kind = DocumentKind.sniff(bytes) else {
-            throw JobError.permanent("unrecognised file type", userMessage: "\(upload.filename) is not an image, PDF or text file Scribe can read.")
-        }
-        return (bytes, kind)
     }
 
     /// Runs `body`, turning the OCR failures a person can act on into

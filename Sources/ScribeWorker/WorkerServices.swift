@@ -32,7 +32,7 @@ public enum WorkerServices {
     ) -> [any Service] {
         let queue = JobQueue(database: stores.database, logger: logger)
         let handlers: [any JobHandler] = [
-            OCRStage(uploads: stores.uploads, pages: stores.uploadPages, queue: queue, reader: reader),
+            OCRStage(uploads: stores.uploads, pages: stores.uploadPages, chunks: stores.uploadChunks, queue: queue, reader: reader),
             PageStage(pages: stores.uploadPages, queue: queue, reader: reader),
             AssemblyStage(uploads: stores.uploads, pages: stores.uploadPages, queue: queue),
             AnswerStage(messages: stores.messages, uploads: stores.uploads, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),

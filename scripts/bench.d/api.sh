@@ -60,6 +60,7 @@ events_bench() {
 api_benchmarks() {
   api_start
   if step upload; then upload; fi
+  if step big-uploads; then big_uploads; fi
   if step upload-beside-ocr; then upload_beside_ocr; fi
   if step fairness; then fairness; fi
   if step files; then files_through_stages; fi

@@ -92,3 +92,45 @@ fairness() {
   row 7 "fairness: a lone user's upload → done" "p50 ${p50} s, p99 ${p99} s ($tries tries while another user kept $backlog files queued; 1 worker)" "a few seconds, not the backlog's drain time"
   clear_queue
 }
+
+# 3c. Big files: CLIENTS people each upload a SIZE file at once, and the API's
+# peak RSS while they stream in. Each file goes into the database in 1 MiB
+# chunks as it arrives, so memory should not grow with the files' sizes.
+big_uploads() {
+  local size clients=8 conversation pid peak=0 rss started seconds accepted=0 code
+  if [ $quick -eq 1 ]; then size=$((8 << 20)); else size=$((200 << 20)); fi
+  conversation=$(api_call POST /v1/conversations '{"title": "bench big uploads"}' | py json-get id)
+  # A PDF by its header (the API sniffs only the head), random bytes after it; no worker reads it.
+  { printf '%%PDF-1.4\n'; head -c "$size" /dev/urandom; } >"$work/big.pdf"
+  local mb=$((size >> 20))
+  log "3c big uploads: $clients clients each upload a $mb MB file at once"
+  pid=$(signal_target "$api_pid")
+  local before
+  before=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
+  started=$(date +%s.%N)
+  local pids=()
+  for i in $(seq 1 "$clients"); do
+    curl -sS -o "$work/big-$i.json" -w '%{http_code}' --max-time 600 -H "Authorization: Bearer $token" \
+      -F "conversation_id=$conversation" -F "file=@$work/big.pdf;type=application/pdf" \
+      "http://127.0.0.1:$api_port/v1/chat/file" >"$work/big-$i.code" &
+    pids+=($!)
+  done
+  while kill -0 "${pids[@]}" 2>/dev/null; do
+    rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
+    [ "$rss" -gt "$peak" ] && peak=$rss
+    sleep 0.1
+  done
+  wait "${pids[@]}" || true
+  seconds=$(python3 -c "import time; print(f'{time.time() - $started:.1f}')")
+  for i in $(seq 1 "$clients"); do
+    code=$(cat "$work/big-$i.code")
+    if [ "$code" = 202 ]; then accepted=$((accepted + 1)); else log "3c: upload $i answered $code: $(head -c 300 "$work/big-$i.json")"; fi
+  done
+  check_alive "$api_pid"
+  log "3c big uploads: $accepted of $clients accepted in $seconds s; api RSS $before → peak $peak MB"
+  row 3c "$clients people upload a $mb MB file each at once" "api RSS $before → peak $peak MB; $accepted of $clients accepted (202) in $seconds s" "≤ 250 MB"
+  rm -f "$work/big.pdf"
+  clear_queue
+  sql "DELETE FROM conversations WHERE id = '$conversation'"
+  sql "CHECKPOINT"
+}

@@ -2,17 +2,10 @@ import Foundation
 import MultipartKit
 import NIOCore
 
-/// A `multipart/form-data` body, parsed into its parts.
-struct MultipartForm {
-    struct Part {
-        var name: String?
-        var filename: String?
-        var contentType: String?
-        var body: ByteBuffer
-    }
-
-    var parts: [Part]
-
+/// What an upload reads from `multipart/form-data` headers: the body's
+/// boundary, and a part's `Content-Disposition` parameters. The body itself is
+/// read as it streams in (``StreamedForm``).
+enum MultipartForm {
     /// The boundary of a `multipart/form-data` content type, or nil for any other type.
     static func boundary(fromContentType contentType: String?) -> String? {
         guard let contentType else { return nil }
@@ -24,62 +17,6 @@ struct MultipartForm {
             return boundary.isEmpty ? nil : String(boundary)
         }
         return nil
-    }
-
-    /// Parses `body`; a part bigger than `maxPartBytes` is a 413, a body that
-    /// is not well-formed multipart a 400.
-    init(body: ByteBuffer, boundary: String, maxPartBytes: Int) throws(APIError) {
-        let parser = MultipartParser(boundary: boundary)
-        var parts: [Part] = []
-        var current = Part(body: ByteBuffer())
-        var tooLarge: String?
-        var open = false
-        parser.onHeader = { field, value in
-            open = true
-            switch field.lowercased() {
-            case "content-disposition":
-                let parameters = Self.parameters(of: value)
-                current.name = parameters["name"]
-                current.filename = parameters["filename"]
-            case "content-type":
-                current.contentType = value
-            default:
-                break
-            }
-        }
-        parser.onBody = { chunk in
-            open = true
-            if current.body.readableBytes + chunk.readableBytes > maxPartBytes {
-                tooLarge = tooLarge ?? current.filename ?? current.name ?? "A part"
-                return
-            }
-            current.body.writeBuffer(&chunk)
-        }
-        parser.onPartComplete = {
-            parts.append(current)
-            current = Part(body: ByteBuffer())
-            open = false
-        }
-        do {
-            try parser.execute(body)
-        } catch {
-            throw .badRequest("The request body is not valid multipart/form-data.")
-        }
-        if let tooLarge {
-            throw APIError(
-                .contentTooLarge,
-                code: "file_too_large",
-                message: "\(tooLarge) is larger than the \(maxPartBytes / (1 << 20)) MiB limit per file.",
-                field: "file"
-            )
-        }
-        guard !open, !parts.isEmpty else { throw .badRequest("The multipart body is incomplete.") }
-        self.parts = parts
-    }
-
-    /// The text of the first part named `name`.
-    func text(_ name: String) -> String? {
-        parts.first { $0.name == name && $0.filename == nil }.map { String(buffer: $0.body) }
     }
 
     /// `form-data; name="file"; filename="a.png"` → ["name": "file", "filename": "a.png"].

@@ -30,6 +30,8 @@ public struct UploadLimits: Sendable {
 /// `POST /v1/chat/file` (answers 202 at once; workers do the rest) and `GET /v1/jobs/{id}`.
 struct UploadController {
     let flow: FileFlow
+    /// Where the files are streamed as they arrive.
+    let chunks: UploadChunkStore
     let limits: UploadLimits
     /// Files per day and files in flight per person.
     let quota: UploadQuota
@@ -76,9 +78,19 @@ struct UploadController {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the files as multipart/form-data.")
         }
         let idempotencyKey = try Self.idempotencyKey(request)
-        let body = try await request.body.collect(upTo: limits.maxRequestBytes)
-        let form = try MultipartForm(body: body, boundary: boundary, maxPartBytes: limits.maxFileBytes)
+        // Each file goes into the database a chunk at a time as it arrives; until
+        // the uploads commit below, they are staged chunks, deleted on any error.
+        let form = try await StreamedForm.read(request.body, boundary: boundary, limits: limits, chunks: chunks)
+        do {
+            return try await enqueue(form, idempotencyKey: idempotencyKey, user: user, request: request, context: context)
+        } catch {
+            await form.discard()
+            throw error
+        }
+    }
 
+    /// Checks the form's fields and files and enqueues the files.
+    func enqueue(_ form: StreamedForm, idempotencyKey: String?, user: AuthenticatedUser, request: Request, context: ScribeRequestContext) async throws -> Response {
         guard let conversationText = form.text("conversation_id")?.trimmingCharacters(in: .whitespaces), !conversationText.isEmpty else {
             throw APIError.badRequest("The field 'conversation_id' is required.", field: "conversation_id")
         }
@@ -109,6 +121,8 @@ struct UploadController {
         } catch let error as StoreError where error.code == .notFound {
             throw APIError.notFound("Conversation")
         }
+        // A replay answered from an earlier request stored nothing new.
+        await form.discard(keeping: Set(enqueued.map(\.uploadID)))
         guard let first = enqueued.first else { throw APIError.badRequest("Attach at least one file.", field: "file") }
         let answer = UploadResponse(
             messageId: first.messageID.lowercasedString,
@@ -125,18 +139,15 @@ struct UploadController {
 
     /// The file parts, each checked: not empty, a type Scribe reads (sniffed
     /// from the bytes, whatever the declared Content-Type says).
-    func checkedFiles(_ form: MultipartForm) throws(APIError) -> [NewUpload] {
-        let parts = form.parts.filter { $0.filename != nil || ["file", "file[]", "files"].contains($0.name ?? "") }
-        guard !parts.isEmpty else { throw APIError.badRequest("Attach at least one 'file'.", field: "file") }
-        guard parts.count <= limits.maxFiles else {
-            throw APIError(.contentTooLarge, code: "too_many_files", message: "At most \(limits.maxFiles) files per request.", field: "file")
-        }
-        return try parts.map { part throws(APIError) in
-            let filename = Self.safeFilename(part.filename)
-            guard part.body.readableBytes > 0 else {
+    func checkedFiles(_ form: StreamedForm) throws(APIError) -> [NewUpload] {
+        guard !form.files.isEmpty else { throw APIError.badRequest("Attach at least one 'file'.", field: "file") }
+        return try form.files.map { file throws(APIError) in
+            let filename = Self.safeFilename(file.filename)
+            guard file.size > 0 else {
                 throw APIError(.unsupportedMediaType, code: "empty_file", message: "\(filename) is empty.", field: "file")
             }
-            guard let kind = DocumentKind.sniff(part.body.readableBytesView) else {
+            // Of a longer file only its head is at hand.
+            guard let kind = DocumentKind.sniff(head: file.head.readableBytesView, ofLongerFile: file.size > file.head.readableBytes) else {
                 throw APIError(
                     .unsupportedMediaType,
                     code: "unsupported_media_type",
@@ -144,7 +155,9 @@ struct UploadController {
                     field: "file"
                 )
             }
-            return NewUpload(filename: filename, contentType: kind.mediaType, bytes: part.body)
+            return NewUpload(
+                filename: filename, contentType: kind.mediaType, stagedAs: file.uploadID, size: file.size, chunkCount: file.chunkCount, whole: file.whole
+            )
         }
     }
 

@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// sentence and `failed`, so nothing stays in progress for ever.
 ///
 /// It also prunes the service records: old daily counts, quiet failed-login
-/// runs and audit events past their retention.
+/// runs and audit events past their retention; and the chunks of uploads
+/// whose request died before it committed (after ``orphanedChunkAge``).
 ///
 /// Every API process runs one; the updates are idempotent, so several at once are harmless.
 public struct AbandonedChatSweeper: Service {
@@ -17,6 +18,7 @@ public struct AbandonedChatSweeper: Service {
     let usage: UsageStore
     let loginFailures: LoginFailureStore
     let audit: AuditStore
+    let chunks: UploadChunkStore
     /// How long a chat may stay unanswered: well past the longest a request can take.
     let age: Duration
     let interval: Duration
@@ -26,6 +28,10 @@ public struct AbandonedChatSweeper: Service {
     let logger: Logger
 
     /// The sweeper over the messages, and the records it prunes (`stores`' usage, login failures and audit).
+    /// How old a chunk must be, with no upload committed for it, to be
+    /// deleted: longer than the slowest upload request.
+    static let orphanedChunkAge: Duration = .seconds(6 * 3600)
+
     public init(
         stores: Stores,
         age: Duration,
@@ -38,6 +44,7 @@ public struct AbandonedChatSweeper: Service {
         usage = stores.usage
         loginFailures = stores.loginFailures
         audit = stores.audit
+        chunks = stores.uploadChunks
         self.age = age
         self.interval = interval
         self.loginWindow = loginWindow
@@ -55,6 +62,12 @@ public struct AbandonedChatSweeper: Service {
                     if failed > 0 { logger.notice("failed abandoned chats", metadata: ["count": "\(failed)"]) }
                 } catch {
                     logger.debug("could not sweep abandoned chats", metadata: ["error": "\(error)"])
+                }
+                do {
+                    let pruned = try await chunks.pruneOrphans(olderThan: Self.orphanedChunkAge)
+                    if pruned > 0 { logger.notice("deleted the chunks of unfinished uploads", metadata: ["count": "\(pruned)"]) }
+                } catch {
+                    logger.debug("could not prune unfinished uploads' chunks", metadata: ["error": "\(error)"])
                 }
                 do {
                     let pruned = try await usage.pruneOldDays()
