@@ -21,11 +21,18 @@ public struct UploadChunkStore: Sendable {
     }
 
     /// Stores chunk `position` (from 0) of upload `uploadID`; written again, it is replaced.
+    ///
+    /// Its commit does not wait for the disk (`synchronous_commit` off, for
+    /// this statement alone): the transaction that commits the upload's row
+    /// does, and flushing the log for it flushes every chunk written before.
+    /// A crash before that loses only chunks of an upload never committed.
     public func append(uploadID: UUID, position: Int, bytes: ByteBuffer) async throws {
         _ = try await database.withConnection { connection in
             try await connection.query(
                 """
-                INSERT INTO upload_chunks (upload_id, position, bytes) VALUES (\(uploadID), \(position), \(bytes))
+                WITH asynchronous AS (SELECT set_config('synchronous_commit', 'off', true))
+                INSERT INTO upload_chunks (upload_id, position, bytes)
+                SELECT \(uploadID), \(position), \(bytes) FROM asynchronous
                 ON CONFLICT (upload_id, position) DO UPDATE SET bytes = excluded.bytes
                 """,
                 logger: logger

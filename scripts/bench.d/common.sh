@@ -26,7 +26,13 @@ sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -d scribe_bench -v ON_ERROR_S
 # Empties the queue and the uploads it works on (a build from before sql/007 has no uploads table).
 clear_queue() {
   sql "TRUNCATE jobs"
-  sql "DO \$\$ BEGIN IF to_regclass('uploads') IS NOT NULL THEN TRUNCATE uploads; END IF; END \$\$"
+  # Whichever of the file flow's tables this build's migrations have (an older binary's fewer).
+  sql "DO \$\$ BEGIN
+         IF to_regclass('job_batches') IS NOT NULL THEN TRUNCATE job_batches; END IF;
+         IF to_regclass('upload_chunks') IS NOT NULL THEN TRUNCATE upload_chunks; END IF;
+         IF to_regclass('upload_pages') IS NOT NULL THEN TRUNCATE upload_pages, uploads;
+         ELSIF to_regclass('uploads') IS NOT NULL THEN TRUNCATE uploads; END IF;
+       END \$\$"
 }
 
 # row ID MEASURE FIGURE TARGET: one line of the table.

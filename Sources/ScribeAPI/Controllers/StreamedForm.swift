@@ -21,8 +21,8 @@ struct StreamedForm {
         var chunkCount: Int
         /// Its first bytes, for sniffing its kind.
         var head: ByteBuffer
-        /// The whole file, when it fitted in one chunk (a plain-text file's
-        /// text is then read at once, as before chunks).
+        /// The whole file, when it fitted in one chunk: then nothing of it is
+        /// staged, and it is stored with its upload's row.
         var whole: ByteBuffer?
     }
 
@@ -45,7 +45,7 @@ struct StreamedForm {
 
     /// Deletes every staged chunk (the request was refused, or answered from an earlier one).
     func discard(keeping kept: Set<UUID> = []) async {
-        let ids = files.map(\.uploadID).filter { !kept.contains($0) }
+        let ids = files.filter { $0.chunkCount > 0 && !kept.contains($0.uploadID) }.map(\.uploadID)
         _ = try? await chunks.discard(uploadIDs: ids)
     }
 
@@ -62,7 +62,7 @@ struct StreamedForm {
                 received += buffer.readableBytes
                 guard received <= limits.maxRequestBytes else {
                     throw APIError(
-                        .contentTooLarge, code: "request_too_large",
+                        .contentTooLarge, code: "payload_too_large",
                         message: "The request is larger than the \(limits.maxRequestBytes / (1 << 20)) MiB limit."
                     )
                 }
@@ -183,8 +183,13 @@ struct StreamedForm {
                 file.chunkCount += 1
                 file.size += chunk.readableBytes
             }
-            if ended, part.pending.readableBytes > 0 || file.chunkCount == 0 {
-                if file.chunkCount == 0 { file.whole = part.pending }
+            if ended, file.chunkCount == 0 {
+                // A file of one chunk stays in memory, and is stored with its
+                // upload's row in the one transaction: no statement of its own.
+                file.whole = part.pending
+                file.size = part.pending.readableBytes
+                part.pending = ByteBuffer()
+            } else if ended, part.pending.readableBytes > 0 {
                 try await chunks.append(uploadID: file.uploadID, position: file.chunkCount, bytes: part.pending)
                 file.chunkCount += 1
                 file.size += part.pending.readableBytes

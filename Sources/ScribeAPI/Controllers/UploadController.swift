@@ -146,8 +146,10 @@ struct UploadController {
             guard file.size > 0 else {
                 throw APIError(.unsupportedMediaType, code: "empty_file", message: "\(filename) is empty.", field: "file")
             }
-            // Of a longer file only its head is at hand.
-            guard let kind = DocumentKind.sniff(head: file.head.readableBytesView, ofLongerFile: file.size > file.head.readableBytes) else {
+            // Of a file of several chunks only its head is at hand.
+            let sniffed = file.whole.map { DocumentKind.sniff($0.readableBytesView) }
+                ?? DocumentKind.sniff(head: file.head.readableBytesView, ofLongerFile: file.size > file.head.readableBytes)
+            guard let kind = sniffed else {
                 throw APIError(
                     .unsupportedMediaType,
                     code: "unsupported_media_type",
@@ -155,8 +157,11 @@ struct UploadController {
                     field: "file"
                 )
             }
+            if file.chunkCount == 0, let whole = file.whole {
+                return NewUpload(filename: filename, contentType: kind.mediaType, bytes: whole)
+            }
             return NewUpload(
-                filename: filename, contentType: kind.mediaType, stagedAs: file.uploadID, size: file.size, chunkCount: file.chunkCount, whole: file.whole
+                filename: filename, contentType: kind.mediaType, stagedAs: file.uploadID, size: file.size, chunkCount: file.chunkCount, whole: nil
             )
         }
     }
