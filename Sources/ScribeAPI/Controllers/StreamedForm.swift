@@ -118,8 +118,8 @@ struct StreamedForm {
                 }
             }
             parser.onBody = { [unowned self] chunk in
-                if self.current == nil { self.current = Part() }
-                guard var part = self.current else { return }
+                // Taken out, so that appending never copies what the part holds.
+                var part = self.current.take() ?? Part()
                 part.size += chunk.readableBytes
                 let limit = part.isFile ? limits.maxFileBytes : StreamedForm.maxFieldBytes
                 if part.size > limit {
@@ -137,21 +137,21 @@ struct StreamedForm {
                 self.current = part
             }
             parser.onPartComplete = { [unowned self] in
-                self.ended.append(self.current ?? Part())
-                self.current = nil
+                self.ended.append(self.current.take() ?? Part())
             }
         }
 
         /// Stores what the parts that ended still hold (a file's last chunk, a
         /// text field), then the full chunks of the part being received.
         func flush(into form: inout StreamedForm, chunks: UploadChunkStore) async throws {
-            for var part in ended {
+            while !ended.isEmpty {
+                var part = ended.removeFirst()
                 try await store(&part, into: &form, chunks: chunks, ended: true)
                 completed += 1
             }
-            ended = []
-            if var part = current, part.isFile {
-                try await store(&part, into: &form, chunks: chunks, ended: false)
+            // Taken out and put back, so that storing never copies what the part holds.
+            if var part = current.take() {
+                if part.isFile { try await store(&part, into: &form, chunks: chunks, ended: false) }
                 current = part
             }
         }
