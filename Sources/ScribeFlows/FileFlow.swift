@@ -170,13 +170,19 @@ public struct FileFlow: Sendable {
         transitions.compactMap { transition in
             guard let args = transition.decodeArgs(UploadJobArgs.self) else { return nil }
             guard transition.state == .failed else { return UploadMessageStatus(uploadID: args.uploadID, status: .queued) }
-            let sentence: String =
-                switch transition.cause {
-                case .failed(let error) where error.isPermanent: error.userMessage
-                case .failed(let error): "\(error.userMessage) Gave up after \(transition.maxAttempts) attempts."
-                case .leaseExpired, .handedBack: "Processing this file stopped unexpectedly \(transition.maxAttempts) times; giving up."
-                }
+            let sentence = failureSentence(transition, ifItStopped: "Processing this file stopped unexpectedly \(transition.maxAttempts) times; giving up.")
             return UploadMessageStatus(uploadID: args.uploadID, status: .failed, error: sentence)
+        }
+    }
+
+    /// Why a job that will not run again gave up, for the person: its
+    /// permanent error, its last error after all its attempts, or
+    /// `stopped` when its workers kept dying (or were stopped) under it.
+    package static func failureSentence(_ transition: JobTransition, ifItStopped stopped: String) -> String {
+        switch transition.cause {
+        case .failed(let error) where error.isPermanent: error.userMessage
+        case .failed(let error): "\(error.userMessage) Gave up after \(transition.maxAttempts) attempts."
+        case .leaseExpired, .handedBack: stopped
         }
     }
 }
@@ -236,6 +242,11 @@ public struct UploadStory: Sendable {
 }
 
 extension AttachmentPage {
+    /// A scanned page that could not be read: no text, and `warning` saying why.
+    package static func skipped(page: Int, warning: String) -> AttachmentPage {
+        AttachmentPage(page: page, source: PageReading.Source.ocr.rawValue, rotation: 0, skew: 0, dpi: nil, confidence: nil, warning: warning)
+    }
+
     /// How a page was read, in the shape stored with the message.
     package init(_ reading: PageReading) {
         self.init(

@@ -49,18 +49,15 @@ struct PageStage: JobHandler {
     func jobsChanged(_ transitions: [JobTransition], on connection: PostgresConnection) async throws {
         for transition in transitions where transition.state == .failed {
             guard let args = transition.decodeArgs(PageJobArgs.self) else { continue }
-            let why: String =
-                switch transition.cause {
-                case .failed(let error) where error.isPermanent: error.userMessage
-                case .failed(let error): "\(error.userMessage) Gave up after \(transition.maxAttempts) attempts."
-                case .leaseExpired, .handedBack: "Page \(args.page): reading it stopped unexpectedly \(transition.maxAttempts) times; it was skipped."
-                }
+            let why = FileFlow.failureSentence(
+                transition, ifItStopped: "Page \(args.page): reading it stopped unexpectedly \(transition.maxAttempts) times; it was skipped."
+            )
             try await pages.checkpoint(
                 uploadID: args.uploadID,
                 messageID: args.messageID,
                 page: args.page,
                 text: "",
-                reading: AttachmentPage(page: args.page, source: PageReading.Source.ocr.rawValue, rotation: 0, skew: 0, dpi: nil, confidence: nil, warning: why),
+                reading: .skipped(page: args.page, warning: why),
                 on: connection
             )
         }
@@ -88,9 +85,7 @@ struct AssemblyStage: JobHandler {
         }
         let stored = try await pages.pages(uploadID: upload.id)
         let readings = stored.map { page in
-            page.reading
-                ?? AttachmentPage(page: page.page, source: PageReading.Source.ocr.rawValue, rotation: 0, skew: 0, dpi: nil, confidence: nil,
-                                  warning: "Page \(page.page) was not read.")
+            page.reading ?? .skipped(page: page.page, warning: "Page \(page.page) was not read.")
         }
         let text = stored.map(\.text.trimmedWhitespace).filter { !$0.isEmpty }.joined(separator: "\n\n")
         guard !text.isEmpty else {
