@@ -8,7 +8,10 @@ import ScribeTestSupport
 import Testing
 
 @Suite struct ChatTests {
-    /// A client for `server` with test-sized timeouts and backoff.
+    /// A client for `server` with test-sized attempt timeouts and backoff. The total budget is
+    /// generous: on a loaded two-core CI machine three failing attempts once took over 3 s, and
+    /// the client gave up after two, which is right for the client and wrong for a test that
+    /// counts attempts.
     static func client(for server: FakeChatCompletionsServer, attemptTimeout: Duration = .seconds(5)) -> ChatCompletionsClient {
         ChatCompletionsClient(
             configuration: .init(
@@ -17,7 +20,7 @@ import Testing
                 model: "fake-model",
                 maxTokens: 256,
                 attemptTimeout: attemptTimeout,
-                totalTimeout: .seconds(3),
+                totalTimeout: .seconds(30),
                 maxAttempts: 3,
                 backoffBase: .milliseconds(10),
                 backoffCap: .milliseconds(50)

@@ -27,7 +27,8 @@ extension OCRTests {
         func ocrThreadsYieldTheCores() async throws {
             func niceValues() throws -> [Int] {
                 try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { thread in
-                    let stat = try String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8)
+                    // A thread may end between the listing and the read.
+                    guard let stat = try? String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8) else { return nil }
                     // After the command name in parentheses: state is field 3, nice field 19.
                     let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
                     return Int(fields[16])

@@ -13,10 +13,12 @@ import ScribeTestSupport
 import ScribeWorker
 import ServiceLifecycle
 
-/// Queue settings that make tests quick: short leases, fast polls and retries.
+/// Queue settings that make tests quick: fast polls and retries. The lease is 15 s, not
+/// shorter: with every suite running in parallel on two cores a heartbeat can come late, and a
+/// lease that runs out under a live job makes a second attempt the tests would count.
 let fastQueue = QueueWorkerConfiguration(
     queues: ["default": 2, StageJobKind.ocr.queue: 1, StageJobKind.answer.queue: 4],
-    leaseDuration: .seconds(5),
+    leaseDuration: .seconds(15),
     pollInterval: .milliseconds(200),
     rescueInterval: .milliseconds(200),
     shutdownGrace: .seconds(5),

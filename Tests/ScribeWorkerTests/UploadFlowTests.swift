@@ -69,7 +69,7 @@ import Testing
             // A PDF of two or more scanned pages is read page by page: its `ocr` stage is the job that assembled them.
             let reading = name == "twopage_scan.pdf" ? "ocr_assemble" : "ocr"
             #expect(stages.map { $0["kind"] as? String } == (name.hasSuffix(".txt") ? ["answer"] : [reading, "answer"]))
-            #expect(stages.allSatisfy { $0["state"] as? String == "succeeded" && $0["attempt"] as? Int == 1 })
+            #expect(stages.allSatisfy { $0["state"] as? String == "succeeded" && $0["attempt"] as? Int == 1 }, "\(name): \(stages)")
         }
     }
 
