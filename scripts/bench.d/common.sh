@@ -83,12 +83,15 @@ api_port=
 api_pid=
 token=
 
+# api_start [NAME]: starts `scribe api` (logs in $logs/NAME.log and NAME.time, "api"
+# by default) and registers a user; sets api_port, api_pid and token.
 api_start() {
+  local name=${1:-api}
   api_port=$(free_port)
   local secret
   secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   log "starting scribe api on 127.0.0.1:$api_port"
-  start_proc "api" "$logs/api.log" "$logs/api.time" \
+  start_proc "$name" "$logs/$name.log" "$logs/$name.time" \
     JWT_SECRET="$secret" PORT="$api_port" HOST=127.0.0.1 BCRYPT_COST=4 "$scribe" api
   api_pid=$started_pid
   wait_ready "$api_port" "$api_pid"

@@ -8,10 +8,14 @@
 
 worker_rss_mb=0
 
+# burn_down ID WORKERS [NOTE [VAR=value...]]: row 1ID; NOTE says how this run
+# differs (for example the proxy its workers reach Postgres through), and the
+# VAR=value words go into each worker's environment.
 burn_down() {
-  local id=$1 workers=$2 n timeout i pids=() timef
+  local id=$1 workers=$2 note=${3:-} n timeout i pids=() timef
+  local extra_env=("${@:4}")
   if [ $quick -eq 1 ]; then n=2000 timeout=60; else n=100000 timeout=600; fi
-  log "1$id burn-down: $n no-op jobs, $workers worker process(es)"
+  log "1$id burn-down: $n no-op jobs, $workers worker process(es)${note:+, $note}"
   sql "DELETE FROM jobs WHERE kind = 'noop'"
   sql "VACUUM jobs"
   sql "INSERT INTO jobs (id, kind) SELECT gen_random_uuid(), 'noop' FROM generate_series(1, $n)"
@@ -21,7 +25,7 @@ burn_down() {
     # BENCH_WORKER_METRICS=1: the workers record and serve metrics (METRICS_PORT), to measure what that costs.
     [ "${BENCH_WORKER_METRICS:-0}" = 1 ] && metrics_env=(METRICS_PORT="$(free_port)")
     start_proc "burn-down worker $id$i" "$logs/burn-$id-worker-$i.log" "$timef" \
-      WORKER_CONCURRENCY=256 OCR_ENGINES=1 WORKER_POLL_INTERVAL_MS=100 "${metrics_env[@]}" "$scribe" worker
+      WORKER_CONCURRENCY=256 OCR_ENGINES=1 WORKER_POLL_INTERVAL_MS=100 "${metrics_env[@]}" "${extra_env[@]}" "$scribe" worker
     pids+=("$started_pid")
   done
   wait_for_zero "SELECT count(*) FROM jobs WHERE kind = 'noop' AND state <> 'succeeded'" "$timeout" "burn-down" "${pids[@]}"
@@ -39,6 +43,7 @@ burn_down() {
   done
   local label="1$id" measure
   if [ "$workers" -eq 1 ]; then measure="burn-down, 1 worker"; else measure="burn-down, $workers workers"; fi
+  [ -n "$note" ] && measure="$measure, $note"
   log "$label $measure: $(num "$rate") jobs/s ($n jobs in $seconds s)"
   row "$label" "$measure" "$(num "$rate") jobs/s ($(num "$n") jobs in $seconds s)" "≥ 10,000 jobs/s"
   sql "DELETE FROM jobs WHERE kind = 'noop'"
