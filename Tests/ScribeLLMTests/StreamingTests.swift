@@ -41,9 +41,11 @@ struct StreamingTests {
             #expect(pieces == ["fine"], "the 503 came before any piece: retried")
             #expect(server.requestCount == 2)
         }
-        // A stream cut after its first piece: telling the beginning again would repeat it.
-        try await FakeChatCompletionsServer.withRunning(default: .stream(chunks: ["one ", "two"], interval: .seconds(5))) { server in
-            let configuration = testConfiguration(server, attemptTimeout: .milliseconds(500), totalTimeout: .seconds(10), maxAttempts: 4)
+        // A stream cut after its first piece: telling the beginning again would repeat it. The
+        // attempt's 2.5 s leave room for the first piece on a loaded machine (at 500 ms a full
+        // suite on two cores once timed out before it, and the retry was right).
+        try await FakeChatCompletionsServer.withRunning(default: .stream(chunks: ["one ", "two"], interval: .seconds(8))) { server in
+            let configuration = testConfiguration(server, attemptTimeout: .milliseconds(2500), totalTimeout: .seconds(20), maxAttempts: 4)
             let error = try await withClient(configuration) { client -> LLMError? in
                 do {
                     _ = try await streamed(client)

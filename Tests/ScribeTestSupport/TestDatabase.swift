@@ -17,7 +17,9 @@ public enum TestDatabase {
     /// How tests use a database: the production deadline is 3 s, but a test
     /// run loads two cores with every suite at once, and a deadline that fires
     /// there tests nothing. (`DatabaseTests` sets short deadlines on purpose.)
-    public static let options = Database.Options(timeout: .seconds(30))
+    /// A test's pool: ten connections are more than any test uses at once,
+    /// and every suite runs at the same time on one server.
+    public static let options = Database.Options(timeout: .seconds(30), poolSize: 10)
 
     /// The server's URL from `DATABASE_URL`; the tests need it and say so plainly.
     public static var serverURL: DatabaseURL {
