@@ -243,7 +243,12 @@ let package = Package(
         .testTarget(
             name: "ScribeStoreTests",
             dependencies: ["ScribeStore",
-                "ScribePostgres", "ScribeTestSupport"],
+                "ScribePostgres", "ScribeFlows", "ScribeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScribeDocumentsTests",
+            dependencies: ["ScribeDocuments"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,20 +3,49 @@ import ScribeLLM
 import ScribePostgres
 import ScribeStore
 
-/// Answers a user message: gathers the conversation's recent history, fits it
-/// to the context budget behind the system prompt, and asks the LLM.
+/// An answer and the passages of the conversation's documents it was given.
+public struct ChatAnswer: Sendable {
+    public var completion: ChatCompletion
+    /// What the answer shows as its sources (empty when no document matched).
+    public var sources: [MessageSource]
+
+    public init(completion: ChatCompletion, sources: [MessageSource]) {
+        self.completion = completion
+        self.sources = sources
+    }
+}
+
+/// Answers a user message: gathers the conversation's recent history and the
+/// passages of its documents that the question needs, fits them to the
+/// context budget behind the system prompt, and asks the LLM.
+///
+/// **Documents.** When all of the conversation's documents fit the budget's
+/// document share, they go into the prompt whole. Otherwise the question's
+/// best passages (``PassageStore/search(conversationID:question:limit:)``)
+/// fill that share, each labelled with its file and page
+/// (`[Document: contract.pdf, page 37]`); a file answered without a caption
+/// gets its own beginning instead. Either way they follow the question, in
+/// the last user message, however long ago the document was uploaded; the
+/// earlier messages that carried documents show only a line naming them.
 ///
 /// Used by the synchronous `POST /v1/chat` and by the worker's LLM step, so both
 /// see the same prompt for the same history.
 public struct ChatResponder: Sendable {
     let messages: MessageStore
+    let passages: PassageStore
     let provider: any LLMProvider
     let systemPrompt: String
     let budget: ContextBudget
 
+    /// The most passages ranked for one question.
+    static let candidatePassages = 24
+    /// The most sources shown under an answer.
+    static let maxSources = 5
+
     /// Creates a responder.
-    public init(messages: MessageStore, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
+    public init(messages: MessageStore, passages: PassageStore, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
         self.messages = messages
+        self.passages = passages
         self.provider = provider
         self.systemPrompt = systemPrompt
         self.budget = budget
@@ -26,37 +55,112 @@ public struct ChatResponder: Sendable {
     public var providerName: String { provider.name }
 
     /// Asks the LLM to answer `message`, with the conversation so far as context.
-    public func answer(_ message: Message) async throws -> ChatCompletion {
-        try await provider.complete(prompt(for: message))
+    public func answer(_ message: Message) async throws -> ChatAnswer {
+        let prompt = try await prompt(for: message)
+        return ChatAnswer(completion: try await provider.complete(prompt.messages), sources: prompt.sources)
     }
 
     /// Asks the LLM to answer `message` as a stream: `onDelta` is told each
     /// piece as it is generated; the completion is the whole answer.
-    public func answer(_ message: Message, onDelta: @escaping AnswerDeltas) async throws -> ChatCompletion {
-        try await provider.stream(prompt(for: message), onDelta: onDelta)
+    public func answer(_ message: Message, onDelta: @escaping AnswerDeltas) async throws -> ChatAnswer {
+        let prompt = try await prompt(for: message)
+        return ChatAnswer(completion: try await provider.stream(prompt.messages, onDelta: onDelta), sources: prompt.sources)
     }
 
-    /// The prompt for `message`: the system prompt and the history that fits the budget.
-    func prompt(for message: Message) async throws -> [ChatMessage] {
+    /// The prompt for `message` (the system prompt, the history that fits
+    /// the budget, the question with the documents' text it needs) and the
+    /// sources that text came from: what the LLM is sent.
+    public func prompt(for message: Message) async throws -> (messages: [ChatMessage], sources: [MessageSource]) {
         let history = try await messages.history(
             conversationID: message.conversationID,
             through: message.id,
             limit: budget.maxMessages + 1
         )
+        let documents = try await documentContext(for: message)
         // The message being answered may carry text newer than the stored row.
-        let conversation = history.map { $0.id == message.id ? message : $0 }.map {
-            ChatMessage(role: ChatMessage.Role($0.role), content: Self.promptText(of: $0))
+        let conversation = history.map { $0.id == message.id ? message : $0 }.map { earlier in
+            ChatMessage(
+                role: ChatMessage.Role(earlier.role),
+                content: earlier.id == message.id ? Self.question(earlier, documents: documents.text) : Self.mention(of: earlier)
+            )
         }
-        return budget.prompt(system: systemPrompt, conversation: conversation)
+        return (budget.prompt(system: systemPrompt, conversation: conversation), documents.sources)
     }
 
-    /// A message as the LLM reads it: a file's recognised text follows the
-    /// caption under a `[Document: name]` line.
-    static func promptText(of message: Message) -> String {
-        guard let document = message.documentText else { return message.content }
+    /// The documents' text for answering `message` and the sources it came from.
+    func documentContext(for message: Message) async throws -> (text: String, sources: [MessageSource]) {
+        let share = budget.documentTokens
+        // A character is at least a quarter token (TokenEstimate): more characters than that cannot fit.
+        let documents = try await passages.documents(conversationID: message.conversationID, wholeUpTo: share * 4)
+        guard !documents.isEmpty else { return ("", []) }
+        let question = message.content
+        let asks = !question.allSatisfy(\.isWhitespace)
+        let ranked = asks
+            ? try await passages.search(conversationID: message.conversationID, question: question, limit: Self.candidatePassages)
+            : []
+
+        let wholeTokens = documents.reduce(0) { $0 + ($1.text.map(TokenEstimate.tokens(in:)) ?? .max / 2) }
+        if wholeTokens <= share {
+            // Whole: the question's own document first, then the rest in order.
+            let ordered = documents.filter { $0.messageID == message.id } + documents.filter { $0.messageID != message.id }
+            let text = ordered.map { "[Document: \($0.filename)]\n\($0.text ?? "")" }.joined(separator: "\n\n")
+            return (text, Self.sources(ranked))
+        }
+
+        var left = share
+        var chosen: [RankedPassage] = []
+        for passage in ranked {
+            let cost = TokenEstimate.tokens(in: passage.body) + 16
+            guard cost <= left else { continue }
+            left -= cost
+            chosen.append(passage)
+        }
+        if chosen.isEmpty, let own = message.documentText, !asks {
+            // A file answered without a question: its own beginning.
+            let name = message.attachments.first?.filename ?? "upload"
+            return ("[Document: \(name)]\n" + ContextBudget.truncate(own, toTokens: share), [])
+        }
+        let text = chosen.map { passage in
+            "[Document: \(passage.filename)\(passage.page.map { ", page \($0)" } ?? "")]\n\(passage.body)"
+        }.joined(separator: "\n\n")
+        return (text, Self.sources(chosen))
+    }
+
+    /// The question as the LLM reads it: its text (a file's caption), then the documents' text.
+    static func question(_ message: Message, documents: String) -> String {
+        if documents.isEmpty { return message.content }
+        return message.content.isEmpty ? documents : message.content + "\n\n" + documents
+    }
+
+    /// An earlier message as the LLM reads it: a message that carried a
+    /// document names it; its text comes with the question when it is needed.
+    static func mention(of message: Message) -> String {
+        guard message.documentText != nil else { return message.content }
         let name = message.attachments.first?.filename ?? "upload"
-        let caption = message.content.isEmpty ? "" : message.content + "\n\n"
-        return "\(caption)[Document: \(name)]\n\(document)"
+        let line = "[Attached: \(name)]"
+        return message.content.isEmpty ? line : message.content + "\n\n" + line
+    }
+
+    /// The best passages as sources: one per page, at most ``maxSources``.
+    static func sources(_ passages: [RankedPassage]) -> [MessageSource] {
+        var seen: Set<String> = []
+        var sources: [MessageSource] = []
+        for passage in passages where sources.count < maxSources {
+            guard seen.insert("\(passage.messageID)/\(passage.page ?? 0)").inserted else { continue }
+            sources.append(MessageSource(messageID: passage.messageID, filename: passage.filename, page: passage.page, snippet: snippet(passage.body)))
+        }
+        return sources
+    }
+
+    /// A passage's opening words: about 160 characters on one line.
+    static func snippet(_ body: String) -> String {
+        let words = body.split(whereSeparator: \.isWhitespace)
+        var snippet = ""
+        for word in words {
+            if snippet.count + word.count + 1 > 160 { return snippet + " …" }
+            snippet += snippet.isEmpty ? String(word) : " " + word
+        }
+        return snippet
     }
 
     /// The metadata recorded on the assistant message for `completion`.
@@ -91,6 +195,6 @@ extension ChatResponder {
     public func withHistory(maxMessages: Int) -> ChatResponder {
         var budget = self.budget
         budget.maxMessages = maxMessages
-        return ChatResponder(messages: messages, provider: provider, systemPrompt: systemPrompt, budget: budget)
+        return ChatResponder(messages: messages, passages: passages, provider: provider, systemPrompt: systemPrompt, budget: budget)
     }
 }

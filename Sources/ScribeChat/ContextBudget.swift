@@ -7,11 +7,19 @@ public struct ContextBudget: Sendable, Hashable {
     public var maxMessages: Int
     /// The estimated token budget of the whole prompt.
     public var maxTokens: Int
+    /// The share of ``maxTokens`` the conversation's documents may fill
+    /// (whole, or their passages the question needs); recent history keeps the rest.
+    public var documentShare: Double
 
-    public init(maxMessages: Int, maxTokens: Int) {
+    public init(maxMessages: Int, maxTokens: Int, documentShare: Double = 0.6) {
+        precondition((0...1).contains(documentShare), "a share is between 0 and 1")
         self.maxMessages = maxMessages
         self.maxTokens = maxTokens
+        self.documentShare = documentShare
     }
+
+    /// The tokens the documents' text may take.
+    public var documentTokens: Int { Int(Double(maxTokens) * documentShare) }
 
     /// The prompt: the system prompt, then the newest earlier messages that fit,
     /// then the question (the last element of `conversation`).

@@ -4,16 +4,21 @@ public struct RecognisedDocument: Sendable, Equatable {
     public var text: String
     /// How each page was read, in page order.
     public var pages: [PageReading]
+    /// Each page's own text, in page order (one per entry of ``pages``): what
+    /// retrieval splits into passages, so an answer can name its page.
+    public var pageTexts: [String]
 
     /// The number of pages in the document (1 for an image or a text file).
     public var pageCount: Int { pages.count }
     /// How many of those pages went through OCR (0 for text and text-layer PDF pages).
     public var ocrPageCount: Int { pages.count { $0.source == .ocr } }
 
-    /// Creates a result.
-    public init(text: String, pages: [PageReading]) {
+    /// Creates a result. A one-page document's page text is its text.
+    public init(text: String, pages: [PageReading], pageTexts: [String]? = nil) {
+        precondition(pageTexts == nil || pageTexts?.count == pages.count, "one text per page")
         self.text = text
         self.pages = pages
+        self.pageTexts = pageTexts ?? (pages.count == 1 ? [text] : Array(repeating: "", count: pages.count))
     }
 }
 

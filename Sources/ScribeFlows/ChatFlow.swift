@@ -64,12 +64,12 @@ public struct ChatFlow: Sendable {
     /// ``failureSentence(for:)``, it is given back to the day's count (when
     /// counted), and the error is rethrown for the caller to report.
     public func answer(_ started: Started, logger: Logger, onDelta: AnswerDeltas? = nil) async throws -> Answered {
-        let completion: ChatCompletion
+        let answer: ChatAnswer
         do {
             if let onDelta {
-                completion = try await responder.answer(started.message, onDelta: onDelta)
+                answer = try await responder.answer(started.message, onDelta: onDelta)
             } else {
-                completion = try await responder.answer(started.message)
+                answer = try await responder.answer(started.message)
             }
         } catch let error as DatabaseError {
             // The database went away while the prompt was gathered: mark the
@@ -86,8 +86,9 @@ public struct ChatFlow: Sendable {
         let stored = try await messages.finishChat(
             userMessageID: started.message.id,
             conversationID: started.conversation.id,
-            answer: completion.content,
-            metadata: responder.metadata(for: completion)
+            answer: answer.completion.content,
+            metadata: responder.metadata(for: answer.completion),
+            sources: answer.sources
         )
         return Answered(userMessage: stored.userMessage, assistantMessage: stored.assistantMessage)
     }

@@ -99,6 +99,9 @@ public struct FileFlow: Sendable {
                         answerJobID: knownText == nil ? nil : jobID,
                         on: connection
                     )
+                    if let knownText {
+                        try await stores.passages.insert(NewPassage.split(page: 1, text: knownText.text), uploadID: uploadID, on: connection)
+                    }
                     let job = try NewJob(
                         kind: stage.rawValue,
                         queue: stage.queue,
@@ -238,6 +241,21 @@ public struct UploadStory: Sendable {
         if current.state == .succeeded { return nil }
         if current.id == answer?.id { return .llm }
         return current.state == .available && current.attempt == 0 ? .queued : .ocr
+    }
+}
+
+extension NewPassage {
+    /// The passages of one page's text, as retrieval indexes them
+    /// (``PassageSplitter``'s defaults); `page` nil when it is not known.
+    package static func split(page: Int?, text: String) -> [NewPassage] {
+        PassageSplitter().passages(of: text).map { passage in
+            NewPassage(page: page, ordinal: passage.ordinal, startOffset: passage.start, endOffset: passage.end, body: passage.body, words: passage.words)
+        }
+    }
+
+    /// The passages of every page of `document`.
+    package static func split(_ document: RecognisedDocument) -> [NewPassage] {
+        document.pageTexts.enumerated().flatMap { index, text in split(page: index + 1, text: text) }
     }
 }
 

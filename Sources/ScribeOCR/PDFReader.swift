@@ -48,7 +48,7 @@ struct PDFReader: Sendable {
             }
         }
         let text = texts.map(\.trimmedWhitespace).filter { !$0.isEmpty }.joined(separator: "\n\n")
-        return RecognisedDocument(text: text, pages: readings)
+        return RecognisedDocument(text: text, pages: readings, pageTexts: texts.map(\.trimmedWhitespace))
     }
 
     // MARK: - Steps

@@ -131,14 +131,15 @@ public struct MessageStore: Sendable {
         replyTo: UUID? = nil,
         attachments: [Attachment] = [],
         metadata: MessageMetadata = MessageMetadata(),
+        sources: [MessageSource] = [],
         on connection: PostgresConnection
     ) async throws -> Message {
         let id = UUID.v7()
         let rows = try await connection.query(
             """
-            INSERT INTO messages AS m (id, conversation_id, role, content, status, stage, reply_to, attachments, metadata)
+            INSERT INTO messages AS m (id, conversation_id, role, content, status, stage, reply_to, attachments, metadata, sources)
             VALUES (\(id), \(conversationID), \(role), \(content), \(status), \(stage), \(replyTo),
-                    \(JSONColumn.encode(attachments))::jsonb, \(JSONColumn.encode(metadata))::jsonb)
+                    \(JSONColumn.encode(attachments))::jsonb, \(JSONColumn.encode(metadata))::jsonb, \(JSONColumn.encode(sources))::jsonb)
             RETURNING \(unescaped: Message.columns)
             """,
             logger: logger
@@ -177,7 +178,8 @@ public struct MessageStore: Sendable {
         userMessageID: UUID,
         conversationID: UUID,
         answer: String,
-        metadata: MessageMetadata
+        metadata: MessageMetadata,
+        sources: [MessageSource] = []
     ) async throws -> (userMessage: Message, assistantMessage: Message) {
         do {
             return try await database.transaction { connection in
@@ -188,6 +190,7 @@ public struct MessageStore: Sendable {
                     status: .done,
                     replyTo: userMessageID,
                     metadata: metadata,
+                    sources: sources,
                     on: connection
                 )
                 let rows = try await connection.query(
@@ -259,10 +262,10 @@ extension Message {
     /// The columns a message is read from (aliased `m`), in ``Row``'s order: the one place they are listed.
     static let columns = """
         m.id, m.conversation_id, m.role, m.content, m.status, m.stage, m.error, m.reply_to,
-        m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text
+        m.attachments::text, m.metadata::text, m.created_at, m.updated_at, m.document_text, m.sources::text
         """
     /// One row of ``columns``.
-    typealias Row = (UUID, UUID, MessageRole, String, MessageStatus, Stage?, String?, UUID?, String, String, Date, Date, String?)
+    typealias Row = (UUID, UUID, MessageRole, String, MessageStatus, Stage?, String?, UUID?, String, String, Date, Date, String?, String)
 
     /// Every message of `rows`, read as ``columns``.
     static func decode(_ rows: PostgresRowSequence) async throws -> [Message] {
@@ -285,7 +288,8 @@ extension Message {
             metadata: JSONColumn.decode(MessageMetadata.self, from: row.9, default: MessageMetadata()),
             createdAt: row.10,
             updatedAt: row.11,
-            documentText: row.12
+            documentText: row.12,
+            sources: JSONColumn.decode([MessageSource].self, from: row.13, default: [])
         )
     }
 }

@@ -160,6 +160,41 @@ public struct Message: Sendable, Hashable {
     public var updatedAt: Date
     /// The text recognised from the message's file, once OCR (or the PDF text layer) has run.
     public var documentText: String?
+    /// For an assistant message: the passages of the conversation's documents its answer was given.
+    public var sources: [MessageSource] = []
+}
+
+/// A passage an answer was given, as shown under it: which document, which
+/// page, and the start of the passage.
+public struct MessageSource: Sendable, Hashable, Codable {
+    /// The user message that carried the document.
+    public var messageID: UUID
+    public var filename: String
+    /// The page, from 1; nil when the document's page breaks are not known.
+    public var page: Int?
+    /// The passage's opening words.
+    public var snippet: String
+
+    public init(messageID: UUID, filename: String, page: Int?, snippet: String) {
+        self.messageID = messageID
+        self.filename = filename
+        self.page = page
+        self.snippet = snippet
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case messageID = "message_id"
+        case filename, page, snippet
+    }
+
+    /// Encodes `page` as null when it is not known, as the API shows it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(messageID.uuidString.lowercased(), forKey: .messageID)
+        try container.encode(filename, forKey: .filename)
+        try container.encode(page, forKey: .page)
+        try container.encode(snippet, forKey: .snippet)
+    }
 }
 
 /// One page of a keyset-paginated list.

@@ -27,6 +27,8 @@ public struct Stores: Sendable {
     public let uploadChunks: UploadChunkStore
     /// The pages of documents read page by page.
     public let uploadPages: UploadPageStore
+    /// Documents' passages, indexed for retrieval.
+    public let passages: PassageStore
     /// Daily request counts and the files-in-flight cap.
     public let usage: UsageStore
     /// Each conversation's event log, read by the live streams.
@@ -49,6 +51,7 @@ public struct Stores: Sendable {
         uploads = UploadStore(database: database, logger: logger)
         uploadPages = UploadPageStore(database: database, logger: logger)
         uploadChunks = UploadChunkStore(database: database, logger: logger)
+        passages = PassageStore(database: database, logger: logger)
         usage = UsageStore(database: database, logger: logger)
         events = EventStore(database: database, logger: logger)
         audit = AuditStore(database: database, logger: logger)

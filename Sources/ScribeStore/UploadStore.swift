@@ -203,10 +203,11 @@ public struct UploadStore: Sendable {
         try await connection.query(
             """
             INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload, chunk_count,
-                                 idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id)
+                                 idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id, passages_at)
             VALUES (\(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
                     \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
-                    \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID))
+                    \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID),
+                    CASE WHEN \(knownText != nil) THEN now() END)
             """,
             logger: logger
         )
@@ -313,7 +314,8 @@ public struct UploadStore: Sendable {
         try await connection.query(
             """
             WITH upload AS (
-                UPDATE uploads SET document_text = \(text), page_count = \(pageCount), answer_job_id = \(answerJobID)
+                UPDATE uploads SET document_text = \(text), page_count = \(pageCount), answer_job_id = \(answerJobID),
+                       passages_at = now()
                 WHERE id = \(uploadID)
                 RETURNING message_id
             )
@@ -337,6 +339,7 @@ public struct UploadStore: Sendable {
         uploadID: UUID,
         answer: String,
         metadata: MessageMetadata,
+        sources: [MessageSource] = [],
         dropPayload: Bool,
         on connection: PostgresConnection
     ) async throws {
@@ -347,6 +350,7 @@ public struct UploadStore: Sendable {
             status: .done,
             replyTo: question.id,
             metadata: metadata,
+            sources: sources,
             on: connection
         )
         try await connection.query(

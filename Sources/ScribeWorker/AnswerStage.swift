@@ -29,15 +29,24 @@ struct AnswerStage: JobHandler {
         guard question.documentText != nil else {
             throw JobError.permanent("the file's text was never checkpointed", userMessage: "The file's text is missing; please upload it again.")
         }
-        let completion = try await answer(question)
-        try await record(job.lease, question: question, uploadID: args.uploadID, answer: completion.content, metadata: responder.metadata(for: completion))
+        let answer = try await answer(question)
+        try await record(
+            job.lease,
+            question: question,
+            uploadID: args.uploadID,
+            answer: answer.completion.content,
+            metadata: responder.metadata(for: answer.completion),
+            sources: answer.sources
+        )
         return .recorded
     }
 
     /// In one transaction guarded by the lease: the job succeeded and the
     /// answer written. Throws `.leaseLost` (and writes nothing) when the
     /// lease no longer holds.
-    func record(_ lease: JobLease, question: Message, uploadID: UUID, answer: String, metadata: MessageMetadata) async throws {
+    func record(
+        _ lease: JobLease, question: Message, uploadID: UUID, answer: String, metadata: MessageMetadata, sources: [MessageSource] = []
+    ) async throws {
         try await queue.database.transaction { [uploads, queue, dropPayloadOnSuccess] connection in
             try await queue.complete(lease, on: connection)
             try await uploads.writeAnswer(
@@ -45,6 +54,7 @@ struct AnswerStage: JobHandler {
                 uploadID: uploadID,
                 answer: answer,
                 metadata: metadata,
+                sources: sources,
                 dropPayload: dropPayloadOnSuccess,
                 on: connection
             )
@@ -52,7 +62,7 @@ struct AnswerStage: JobHandler {
     }
 
     /// Asks the LLM, mapping its failures to retryable or permanent job errors.
-    func answer(_ message: Message) async throws -> ChatCompletion {
+    func answer(_ message: Message) async throws -> ChatAnswer {
         do {
             return try await responder.answer(message)
         } catch let error as LLMError {

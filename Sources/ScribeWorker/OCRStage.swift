@@ -21,6 +21,7 @@ struct OCRStage: JobHandler {
     let uploads: UploadStore
     let pages: UploadPageStore
     let chunks: UploadChunkStore
+    let passages: PassageStore
     let queue: JobQueue
     let reader: DocumentReader
 
@@ -52,7 +53,14 @@ struct OCRStage: JobHandler {
             }
         }
         try await Self.record(
-            text: document.text, pages: document.pages.map(AttachmentPage.init), job: job, upload: upload, args: args, uploads: uploads, queue: queue
+            text: document.text,
+            pages: document.pages.map(AttachmentPage.init),
+            passages: NewPassage.split(document),
+            job: job,
+            upload: upload,
+            args: args,
+            stores: (uploads, passages),
+            queue: queue
         )
         return .recorded
     }
@@ -96,8 +104,10 @@ struct OCRStage: JobHandler {
                 reading: AttachmentPage(PageReading(number: number, source: .textLayer))
             )
         }
-        try await queue.database.transaction { [pages, queue] connection in
+        let textPassages = textPages.flatMap { NewPassage.split(page: $0.page, text: $0.text) }
+        try await queue.database.transaction { [pages, passages, queue] connection in
             try await queue.complete(job.lease, on: connection)
+            try await passages.insert(textPassages, uploadID: upload.id, on: connection)
             try await pages.startReading(
                 uploadID: upload.id,
                 messageID: args.messageID,
@@ -112,15 +122,16 @@ struct OCRStage: JobHandler {
     }
 
     /// In one transaction guarded by the lease: the job succeeded, the text
-    /// checkpointed, the `answer` stage enqueued. Throws `.leaseLost` (and
-    /// writes nothing) when the lease no longer holds.
+    /// checkpointed with its `passages` indexed, the `answer` stage enqueued.
+    /// Throws `.leaseLost` (and writes nothing) when the lease no longer holds.
     static func record(
         text: String,
         pages: [AttachmentPage],
+        passages: [NewPassage],
         job: ClaimedJob,
         upload: UploadRecord,
         args: UploadJobArgs,
-        uploads: UploadStore,
+        stores: (uploads: UploadStore, passages: PassageStore),
         queue: JobQueue
     ) async throws {
         let next = try NewJob(
@@ -133,7 +144,8 @@ struct OCRStage: JobHandler {
         )
         try await queue.database.transaction { connection in
             try await queue.complete(job.lease, on: connection)
-            try await uploads.checkpointText(
+            try await stores.passages.insert(passages, uploadID: upload.id, on: connection)
+            try await stores.uploads.checkpointText(
                 uploadID: upload.id,
                 text: text,
                 pages: pages,

@@ -18,6 +18,7 @@ import ScribeStore
 struct PageStage: JobHandler {
     let kind = StageJobKind.ocrPage.rawValue
     let pages: UploadPageStore
+    let passages: PassageStore
     let queue: JobQueue
     let reader: DocumentReader
 
@@ -32,9 +33,10 @@ struct PageStage: JobHandler {
         var placed = recognised.reading
         placed.number = args.page
         let reading = AttachmentPage(placed)
-        try await queue.database.transaction { [pages, queue] connection in
+        let pagePassages = NewPassage.split(page: args.page, text: recognised.text)
+        try await queue.database.transaction { [pages, passages, queue] connection in
             try await queue.complete(job.lease, on: connection)
-            try await pages.checkpoint(
+            let checkpointed = try await pages.checkpoint(
                 uploadID: args.uploadID,
                 messageID: args.messageID,
                 page: args.page,
@@ -42,6 +44,7 @@ struct PageStage: JobHandler {
                 reading: reading,
                 on: connection
             )
+            if checkpointed { try await passages.insert(pagePassages, uploadID: args.uploadID, on: connection) }
         }
         return .recorded
     }
@@ -76,6 +79,7 @@ struct AssemblyStage: JobHandler {
     let kind = StageJobKind.assemble.rawValue
     let uploads: UploadStore
     let pages: UploadPageStore
+    let passages: PassageStore
     let queue: JobQueue
 
     func run(_ job: ClaimedJob) async throws -> JobCompletion {
@@ -94,7 +98,10 @@ struct AssemblyStage: JobHandler {
                 userMessage: "No text was found in \(upload.filename): \(Self.describe(stored.map(\.page))) could not be read or have no text."
             )
         }
-        try await OCRStage.record(text: text, pages: readings, job: job, upload: upload, args: args, uploads: uploads, queue: queue)
+        // Each page's passages were indexed with its checkpoint.
+        try await OCRStage.record(
+            text: text, pages: readings, passages: [], job: job, upload: upload, args: args, stores: (uploads, passages), queue: queue
+        )
         return .recorded
     }
 

@@ -9,8 +9,9 @@ import ScribeStore
 import ServiceLifecycle
 
 /// The services of a worker: the queue worker with every handler Scribe
-/// has (the file flow's stages, the benchmark's no-op), and the upload
-/// bytes' pruner when they are kept after the answer. The one place that
+/// has (the file flow's stages, the benchmark's no-op), the backfill of
+/// earlier documents' passages, and the upload bytes' pruner when they are
+/// kept after the answer. The one place that
 /// builds them, for `scribe worker`, `scribe dev` and the tests.
 public enum WorkerServices {
     /// The worker's services, to run beside the database in one service group.
@@ -32,13 +33,16 @@ public enum WorkerServices {
     ) -> [any Service] {
         let queue = JobQueue(database: stores.database, logger: logger)
         let handlers: [any JobHandler] = [
-            OCRStage(uploads: stores.uploads, pages: stores.uploadPages, chunks: stores.uploadChunks, queue: queue, reader: reader),
-            PageStage(pages: stores.uploadPages, queue: queue, reader: reader),
-            AssemblyStage(uploads: stores.uploads, pages: stores.uploadPages, queue: queue),
+            OCRStage(
+                uploads: stores.uploads, pages: stores.uploadPages, chunks: stores.uploadChunks, passages: stores.passages, queue: queue, reader: reader
+            ),
+            PageStage(pages: stores.uploadPages, passages: stores.passages, queue: queue, reader: reader),
+            AssemblyStage(uploads: stores.uploads, pages: stores.uploadPages, passages: stores.passages, queue: queue),
             AnswerStage(messages: stores.messages, uploads: stores.uploads, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),
         ]
         var services: [any Service] = [
-            QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger)
+            QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger),
+            PassageBackfill(database: stores.database, passages: stores.passages, logger: logger),
         ]
         if payloadRetention > .zero {
             services.append(UploadPayloadPruner(uploads: stores.uploads, retention: payloadRetention, logger: logger))

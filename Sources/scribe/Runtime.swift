@@ -92,9 +92,10 @@ struct Runtime {
         return max(llm + configuration.databaseTimeout * 4, .seconds(150))
     }
 
-    func makeResponder(messages: MessageStore, provider: any LLMProvider) -> ChatResponder {
+    func makeResponder(stores: Stores, provider: any LLMProvider) -> ChatResponder {
         ChatResponder(
-            messages: messages,
+            messages: stores.messages,
+            passages: stores.passages,
             provider: provider,
             systemPrompt: configuration.systemPrompt,
             budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
@@ -118,7 +119,7 @@ struct Runtime {
             payloadRetention: configuration.worker.payloadRetention,
             stores: stores,
             reader: DocumentReader(pool: ocr, configuration: configuration.ocrEngines),
-            responder: makeResponder(messages: stores.messages, provider: provider),
+            responder: makeResponder(stores: stores, provider: provider),
             logger: Logger(label: "scribe.worker")
         )
     }
@@ -188,7 +189,7 @@ struct Runtime {
             retention: configuration.eventRetention,
             logger: Logger(label: "scribe.events")
         )
-        let responder = makeResponder(messages: stores.messages, provider: provider)
+        let responder = makeResponder(stores: stores, provider: provider)
         var dependencies = APIDependencies(
             stores: stores,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),

@@ -134,7 +134,7 @@ import Testing
     static func router() async throws -> Router<ScribeRequestContext> {
         let database = Database(url: try DatabaseURL("postgres://scribe@127.0.0.1:1/unused"), logger: TestDatabase.logger)
         let stores = Stores(database: database, logger: TestDatabase.logger)
-        let responder = ChatResponder(messages: stores.messages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100))
+        let responder = ChatResponder(messages: stores.messages, passages: stores.passages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 1, maxTokens: 100))
         var dependencies = APIDependencies(
             stores: stores,
             tokens: await AccessTokens(secret: testSecret, lifetime: .seconds(60)),

@@ -40,6 +40,7 @@ public func withAPI(
     let tokens = await AccessTokens(secret: testSecret, lifetime: tokenLifetime)
     let responder = ChatResponder(
         messages: stores.messages,
+        passages: stores.passages,
         provider: provider,
         systemPrompt: "You are a test assistant.",
         budget: ContextBudget(maxMessages: 10, maxTokens: 4000)

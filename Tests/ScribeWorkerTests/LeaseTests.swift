@@ -51,7 +51,7 @@ import Testing
     }
 
     static func answerStage(_ stores: Stores) -> AnswerStage {
-        let responder = ChatResponder(messages: stores.messages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 1000))
+        let responder = ChatResponder(messages: stores.messages, passages: stores.passages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 1000))
         return AnswerStage(messages: stores.messages, uploads: stores.uploads, queue: stores.queue, responder: responder, dropPayloadOnSuccess: true)
     }
 
@@ -103,8 +103,8 @@ import Testing
 
     static func record(_ document: RecognisedDocument, _ job: ClaimedJob, _ upload: UploadRecord, _ args: UploadJobArgs, _ stores: Stores) async throws {
         try await OCRStage.record(
-            text: document.text, pages: document.pages.map(AttachmentPage.init), job: job, upload: upload, args: args,
-            uploads: stores.uploads, queue: stores.queue
+            text: document.text, pages: document.pages.map(AttachmentPage.init), passages: NewPassage.split(document), job: job,
+            upload: upload, args: args, stores: (stores.uploads, stores.passages), queue: stores.queue
         )
     }
 

@@ -135,7 +135,7 @@ import Testing
         let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
         let database = Database(url: url, options: TestDatabase.options, logger: TestDatabase.logger)
         let stores = Stores(database: database, logger: TestDatabase.logger)
-        let responder = ChatResponder(messages: stores.messages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 4000))
+        let responder = ChatResponder(messages: stores.messages, passages: stores.passages, provider: ExtractiveProvider(), systemPrompt: "", budget: ContextBudget(maxMessages: 5, maxTokens: 4000))
         let worker = WorkerServices.make(
             configuration: fastQueue,
             stores: stores,

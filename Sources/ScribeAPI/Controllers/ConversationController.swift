@@ -3,10 +3,12 @@ import Hummingbird
 import ScribePostgres
 import ScribeStore
 
-/// Conversations and their messages: create, list, get, delete, history, one message.
+/// Conversations and their messages: create, list, get, delete, history, one
+/// message, and a page of a message's document (what a source opens).
 struct ConversationController {
     let conversations: ConversationStore
     let messages: MessageStore
+    let passages: PassageStore
 
     struct CreateRequest: Decodable {
         var title: String?
@@ -20,6 +22,7 @@ struct ConversationController {
         group.delete("conversations/{id}", use: delete)
         group.get("conversations/{id}/messages", use: messages)
         group.get("messages/{id}", use: message)
+        group.get("messages/{id}/pages/{page}", use: page)
     }
 
     @Sendable func create(_ request: Request, context: ScribeRequestContext) async throws -> EditedResponse<ConversationResponse> {
@@ -108,6 +111,17 @@ struct ConversationController {
         let id = try context.parameters.uuid("id", naming: "Message")
         guard let json = try await messages.renderedMessage(id: id, userID: user.id) else { throw APIError.notFound("Message") }
         return Response.json(json, conditionalOn: request)
+    }
+
+    /// `GET /v1/messages/{id}/pages/{page}`: the recognised text of one page
+    /// of the document the message carries, as retrieval indexed it.
+    @Sendable func page(_ request: Request, context: ScribeRequestContext) async throws -> PageTextResponse {
+        let user = try context.requireIdentity()
+        let id = try context.parameters.uuid("id", naming: "Message")
+        // Like an id that is not one, a page that is not a number is not found.
+        guard let text = context.parameters.get("page"), let number = Int(text), number >= 1 else { throw APIError.notFound("Page") }
+        guard let page = try await passages.page(number, messageID: id, userID: user.id) else { throw APIError.notFound("Page") }
+        return PageTextResponse(page)
     }
 
     static let defaultTitle = "New conversation"

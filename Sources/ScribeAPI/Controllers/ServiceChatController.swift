@@ -51,9 +51,11 @@ struct ServiceChatController {
         var messageId: String
         /// The person's message's id.
         var userMessageId: String
+        /// The passages of the person's documents the answer was given.
+        var sources: [MessageSource]
 
         enum CodingKeys: String, CodingKey {
-            case response, remainingRequests, conversationId, messageId, userMessageId
+            case response, remainingRequests, conversationId, messageId, userMessageId, sources
         }
 
         /// `remaining_requests` is always present: null when there is no limit.
@@ -64,6 +66,7 @@ struct ServiceChatController {
             try container.encode(conversationId, forKey: .conversationId)
             try container.encode(messageId, forKey: .messageId)
             try container.encode(userMessageId, forKey: .userMessageId)
+            try container.encode(sources, forKey: .sources)
         }
     }
 
@@ -95,7 +98,8 @@ struct ServiceChatController {
             remainingRequests: started.allowance?.remaining,
             conversationId: started.conversation.id.lowercasedString,
             messageId: answered.assistantMessage.id,
-            userMessageId: answered.userMessage.id
+            userMessageId: answered.userMessage.id,
+            sources: answered.assistantMessage.sources
         )
     }
 

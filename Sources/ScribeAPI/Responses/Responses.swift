@@ -101,6 +101,8 @@ struct MessageResponse: ResponseEncodable {
     var updatedAt: String
     /// The text recognised from the message's file; null for plain messages and before OCR.
     var documentText: String?
+    /// For an answer: the passages of the conversation's documents it was given.
+    var sources: [MessageSource]
 
     init(_ message: Message) {
         id = message.id.lowercasedString
@@ -125,10 +127,11 @@ struct MessageResponse: ResponseEncodable {
         createdAt = message.createdAt.rfc3339
         updatedAt = message.updatedAt.rfc3339
         documentText = message.documentText
+        sources = message.sources
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, conversationId, role, content, status, stage, error, replyTo, attachments, metadata, createdAt, updatedAt, documentText
+        case id, conversationId, role, content, status, stage, error, replyTo, attachments, metadata, createdAt, updatedAt, documentText, sources
     }
 
     /// Encodes every key, with explicit nulls, so pollers see a stable shape.
@@ -147,6 +150,22 @@ struct MessageResponse: ResponseEncodable {
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
         try container.encode(documentText, forKey: .documentText)
+        try container.encode(sources, forKey: .sources)
+    }
+}
+
+/// A page of a message's document: `{message_id, filename, page, text}`.
+struct PageTextResponse: ResponseEncodable {
+    var messageId: String
+    var filename: String
+    var page: Int?
+    var text: String
+
+    init(_ page: PassagePage) {
+        messageId = page.messageID.lowercasedString
+        filename = page.filename
+        self.page = page.page
+        text = page.text
     }
 }
 
