@@ -9,6 +9,7 @@
 //   events         its live stream, reconnected when it drops
 //   chat           the composer and the streamed answer
 //   files          uploads
+//   sources        an answer's sources and the dialog showing a source's page
 //   api, alerts, dom, i18n: calling the server, the error bar, elements, words
 
 import { wireAlerts } from './js/alerts.js';
@@ -19,16 +20,19 @@ import { wireFiles } from './js/files.js';
 import { translatePage } from './js/i18n.js';
 import { resetMessages } from './js/messages.js';
 import { resumeSession, wireSession } from './js/session.js';
+import { closeSource, wireSources } from './js/sources.js';
 
 translatePage();
 wireAlerts();
 wireConversations();
 wireChat();
 wireFiles();
+wireSources();
 wireSession({
   signedIn: enterConversations,
   signedOut() {
     closeEvents();
+    closeSource();
     resetChat();
     resetConversations();
     resetMessages();

@@ -5,15 +5,17 @@
 
 Registers, starts a conversation, uploads two files at once and watches them
 reach done live (no reload), asks a question and watches the answer stream
-in, reloads, checks nothing a user wrote is read as HTML, checks the console
-for Content-Security-Policy violations, and logs out. Each step leaves a
-screenshot DIR/NN-step-name.png; on failure DIR/failure.png, and the exit
-status is non-zero.
+in, reloads, checks nothing a user wrote is read as HTML, uploads a text file
+and opens (by keyboard) the page an answer about it names as its source,
+checks the console for Content-Security-Policy violations, and logs out. Each
+step leaves a screenshot DIR/NN-step-name.png; on failure DIR/failure.png,
+and the exit status is non-zero.
 """
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 import traceback
 import uuid
@@ -21,6 +23,7 @@ import uuid
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -89,6 +92,15 @@ class PageTest:
             self.console.extend(self.driver.get_log('browser'))
         except WebDriverException:
             pass
+
+    def wait_answered(self, before, what):
+        """Waits for the messages after the first `before` to end in a done answer (a failure fails at once)."""
+        def answered(d):
+            ms = self.messages()[before:]
+            if any(m['status'] == 'failed' for m in ms):
+                raise Failure(f'{what} failed: {ms}; alert: {self.alert_text()!r}')
+            return len(ms) >= 2 and ms[-1]['role'] == 'assistant' and all(m['status'] == 'done' for m in ms)
+        self.wait(answered, LONG, f'{what} and its answer to be done')
 
     def alert_text(self):
         return self.driver.execute_script(
@@ -230,7 +242,53 @@ class PageTest:
             raise Failure('the composer was not cleared after sending')
         self.shot('html-is-text')
 
-        # 7. No Content-Security-Policy violations in the console.
+        # 7. Sources: a text file, a question on its rare words; the answer names the file as a source,
+        # which opens (by keyboard) in a dialog showing the page's text, and closes with Escape.
+        sentence = 'The auditors meet at noon on Friday in room 4411.'
+        name = '<b>audit-notes.txt'  # a file name is shown as text too ('/' cannot be in one)
+        with tempfile.TemporaryDirectory(prefix='scribe-browser-') as folder:
+            path = os.path.join(folder, name)
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write('Minutes of the planning committee.\n\n' + sentence +
+                        '\nBring the quarterly ledgers and the signed expense forms.\n')
+            before = len(self.messages())
+            d.find_element(*tid('file-input')).send_keys(path)
+            self.wait_answered(before, 'the text file')
+        before = len(self.messages())
+        box = self.visible('chat-input')
+        box.send_keys('When do the auditors meet?')
+        box.send_keys(Keys.ENTER)
+        self.wait_answered(before, 'the question about the text file')
+
+        def source_button(d):
+            buttons = d.execute_script("""
+                const last = [...document.querySelectorAll('[data-testid="message"]')].pop();
+                return last && last.dataset.role === 'assistant'
+                  ? [...last.querySelectorAll('[data-testid="source"]')].filter(b => b.offsetParent !== null) : [];
+            """)
+            return next((b for b in buttons if name in b.text), False)
+        source = self.wait(source_button, SHORT, f'a source button naming {name!r} under the answer')
+        if source.tag_name != 'button' or source.get_attribute('type') != 'button':
+            raise Failure(f'a source is a <{source.tag_name} type={source.get_attribute("type")!r}>, not a button')
+        d.execute_script('arguments[0].scrollIntoView({block: "nearest"}); arguments[0].focus();', source)
+        if d.switch_to.active_element != source:
+            raise Failure('the source button cannot take the focus')
+        ActionChains(d).send_keys(Keys.ENTER).perform()
+        dialog = self.visible('source-page')
+        if not d.execute_script('return arguments[0].open && arguments[0].matches(":modal")', dialog):
+            raise Failure('the source page is not shown as a modal dialog')
+        self.wait(lambda d: sentence in dialog.find_element(By.TAG_NAME, 'pre').text, SHORT, 'the page text in the dialog')
+        title = dialog.find_element(By.TAG_NAME, 'h2').text
+        if name not in title or 'page 1' not in title:
+            raise Failure(f'the dialog heading is {title!r}, expected the file name and "page 1"')
+        if d.find_elements(By.CSS_SELECTOR, '#message-list b, [data-testid="source-page"] b'):
+            raise Failure('a <b> element exists in the messages or the source dialog: a file name was read as HTML')
+        self.shot('sources')
+        ActionChains(d).send_keys(Keys.ESCAPE).perform()
+        self.wait(lambda d: not d.execute_script('return arguments[0].open', dialog), SHORT, 'Escape to close the dialog')
+        self.wait(lambda d: d.switch_to.active_element == source, SHORT, 'the focus to return to the source button')
+
+        # 8. No Content-Security-Policy violations in the console.
         self.drain_console()
         csp = [e for e in self.console if e.get('level') == 'SEVERE' and 'Content Security Policy' in e.get('message', '')]
         if csp:
@@ -241,7 +299,7 @@ class PageTest:
             print('      other SEVERE console entries (not CSP):\n        ' + '\n        '.join(severe))
         self.shot('console-clean')
 
-        # 8. Log out: the auth form again.
+        # 9. Log out: the auth form again.
         d.find_element(*tid('logout')).click()
         self.visible('auth-email')
         self.visible('auth-login')

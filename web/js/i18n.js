@@ -42,6 +42,11 @@ const strings = {
     failed: 'Failed',
     retry: 'Retry',
     recognisedText: 'Recognised text',
+    sources: 'Sources',
+    pageShort: (n) => `p. ${n}`,
+    pageLong: (n) => `page ${n}`,
+    pageUnknown: 'The page is not known; these are the opening words of the passage the answer drew on.',
+    close: 'Close',
     pages: (n) => (n === 1 ? '1 page' : `${n} pages`),
     networkError: 'The server could not be reached. Check your connection and try again.',
     genericError: 'Something went wrong. Please try again.',
@@ -92,6 +97,11 @@ const strings = {
     failed: 'Ошибка',
     retry: 'Повторить',
     recognisedText: 'Распознанный текст',
+    sources: 'Источники',
+    pageShort: (n) => `с. ${n}`,
+    pageLong: (n) => `страница ${n}`,
+    pageUnknown: 'Страница неизвестна; это начало фрагмента, на который опирается ответ.',
+    close: 'Закрыть',
     pages: (n) => {
       const d = n % 10, h = n % 100;
       if (d === 1 && h !== 11) return `${n} страница`;

@@ -1,10 +1,12 @@
 // One message's element: who wrote it, its text (or the streamed answer so
 // far), its attachment, progress while a file is read, its failure with a
-// retry button, and the recognised text. Stateless: messages.js and chat.js
-// keep track of which element shows which message.
+// retry button, the recognised text, and an answer's sources (sources.js
+// draws them and opens their pages). Stateless: messages.js and chat.js keep
+// track of which element shows which message.
 
 import { el, icon } from './dom.js';
 import { t } from './i18n.js';
+import { renderSources } from './sources.js';
 
 /** An empty message element; `onRetry(article)` runs when its retry button is pressed. */
 export function createMessageElement(onRetry) {
@@ -31,7 +33,10 @@ export function createMessageElement(onRetry) {
   details.dataset.testid = 'recognised-text';
   details.hidden = true;
   details.append(el('summary', null, t('recognisedText')), el('pre', 'recognised-body'));
-  bubble.append(attachment, text, progress, error, retry, details);
+  const sources = el('div', 'sources', el('div', 'sources-heading', t('sources')), el('ul', 'sources-list'));
+  sources.dataset.testid = 'sources';
+  sources.hidden = true;
+  bubble.append(attachment, text, progress, error, retry, details, sources);
   article.append(who, bubble);
   return article;
 }
@@ -59,7 +64,7 @@ function progressText(message) {
 /** Fills a message element from the message (text only through textContent); `canRetry` shows the retry button on a failure. */
 export function renderMessage(node, message, canRetry) {
   const [who, bubble] = node.children;
-  const [attachment, text, progress, error, retry, details] = bubble.children;
+  const [attachment, text, progress, error, retry, details, sources] = bubble.children;
   node.dataset.role = message.role;
   node.dataset.status = message.status;
   if (message.id) node.dataset.messageId = message.id;
@@ -100,4 +105,6 @@ export function renderMessage(node, message, canRetry) {
   const recognised = message.status === 'done' && message.document_text;
   details.hidden = !recognised;
   details.lastElementChild.textContent = recognised ? message.document_text : '';
+
+  renderSources(sources, message.role === 'assistant' ? message.sources : []);
 }
