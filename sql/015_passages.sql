@@ -38,6 +38,9 @@ CREATE AGGREGATE scribe_tsquery_or (tsquery) (SFUNC = tsquery_or, STYPE = tsquer
 -- When the upload's passages were written: at its text checkpoint for new
 -- documents; the backfill (PassageBackfill) indexes the ones read before.
 ALTER TABLE uploads ADD COLUMN passages_at timestamptz NULL;
+-- How many passages it has (kept by PassageStore.insert): a conversation's
+-- passage count, which every ranking needs, without counting them.
+ALTER TABLE uploads ADD COLUMN passage_count integer NOT NULL DEFAULT 0;
 CREATE INDEX uploads_unindexed ON uploads (created_at) WHERE passages_at IS NULL AND document_text IS NOT NULL;
 
 -- A document's size without reading its text: whether a conversation's

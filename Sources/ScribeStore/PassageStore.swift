@@ -95,8 +95,9 @@ public struct PassagePage: Sendable, Hashable {
 /// English list does not have them, and a contract's one "may" would make
 /// "Is it warm in May?" match its termination clause.
 /// Candidates come from the rarest terms (up to 1,000 passages) and from
-/// the passages holding every term, so a question's cost does not grow with
-/// the conversation. Passages under 30 % of the best score are dropped: a
+/// the passages holding every term (up to 200), so a question's cost does
+/// not grow with the conversation; the conversation's passage count comes
+/// from its uploads' `passage_count`, kept as passages are written. Passages under 30 % of the best score are dropped: a
 /// question that matches nothing, or only words that fill every page, gets
 /// nothing.
 public struct PassageStore: Sendable {
@@ -119,6 +120,7 @@ public struct PassageStore: Sendable {
         let exact = passages.map { PassageIndex.exactTokens(in: $0.body).joined(separator: " ") }
         try await connection.query(
             """
+            WITH inserted AS (
             INSERT INTO passages (upload_id, message_id, conversation_id, user_id, filename, page, ordinal,
                                   start_offset, end_offset, body, words, language, search)
             SELECT u.id, u.message_id, u.conversation_id, u.user_id, u.filename, nullif(p.page, 0), p.ordinal,
@@ -131,6 +133,9 @@ public struct PassageStore: Sendable {
                  AS p(page, ordinal, start_offset, end_offset, body, words, language, exact)
             WHERE u.id = \(uploadID)
             ON CONFLICT (upload_id, coalesce(page, 0), ordinal) DO NOTHING
+            RETURNING 1
+            )
+            UPDATE uploads SET passage_count = passage_count + (SELECT count(*) FROM inserted) WHERE id = \(uploadID)
             """,
             logger: logger
         )
@@ -338,9 +343,9 @@ public enum PassageIndex {
 /// The ranking statement (see ``PassageStore``), prepared once per
 /// connection: it runs for every answer in a conversation with documents.
 struct PassageSearchStatement: PostgresPreparedStatement {
-    /// How many passages a term's document frequency is counted up to, and
-    /// the most candidates each way: what bounds a question's cost.
-    static let cap = 1000
+    // A term's document frequency is counted up to 1,000 passages; the rare
+    // terms bring at most 1,000 candidates, the passages with every term 200:
+    // what bounds a question's cost.
 
     static let sql = #"""
         WITH terms AS (
@@ -350,13 +355,14 @@ struct PassageSearchStatement: PostgresPreparedStatement {
             -- Words that ask rather than name: PostgreSQL's English stop words leave out the modals.
             WHERE lexeme <> ALL ('{may,might,must,shall,would,could,need,much,mani,also,pleas,tell,know,want}'::text[])
         ),
-        total AS (SELECT count(*)::float8 AS n FROM passages WHERE conversation_id = $1),
-        counted AS (
+        total AS MATERIALIZED (SELECT coalesce(sum(passage_count), 0)::float8 AS n FROM uploads WHERE conversation_id = $1),
+        -- Materialized: each term's count runs once, not once per use of its result.
+        counted AS MATERIALIZED (
             SELECT t.lexeme, t.query,
                    (SELECT count(*) FROM (SELECT FROM passages p WHERE p.conversation_id = $1 AND p.search @@ t.query LIMIT 1000) hit)::float8 AS df
             FROM terms t
         ),
-        weighted AS (
+        weighted AS MATERIALIZED (
             SELECT c.lexeme, c.query, c.df, ln(1 + (total.n - c.df + 0.5) / (c.df + 0.5)) AS idf, total.n
             FROM counted c, total WHERE c.df > 0
         ),
@@ -373,7 +379,7 @@ struct PassageSearchStatement: PostgresPreparedStatement {
             (SELECT p.id FROM passages p
              WHERE p.conversation_id = $1 AND (SELECT count(*) FROM weighted) > 1
                AND p.search @@ (SELECT string_agg(query::text, ' & ')::tsquery FROM weighted)
-             LIMIT 1000)
+             LIMIT 200)
         ),
         scored AS (
             SELECT p.id, p.message_id, p.filename, p.page, p.ordinal, p.body,

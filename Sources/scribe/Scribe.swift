@@ -7,6 +7,6 @@ struct Scribe: AsyncParsableCommand {
         commandName: "scribe",
         abstract: "A durable chat-with-documents backend.",
         discussion: "Configuration comes from environment variables; see README.md.",
-        subcommands: [APICommand.self, WorkerCommand.self, MigrateCommand.self, DevCommand.self, KeysCommand.self, OCRBenchCommand.self]
+        subcommands: [APICommand.self, WorkerCommand.self, MigrateCommand.self, DevCommand.self, KeysCommand.self, OCRBenchCommand.self, RetrievalBenchCommand.self]
     )
 }

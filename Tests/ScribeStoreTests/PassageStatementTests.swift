@@ -141,6 +141,14 @@ import Testing
                 try await stores.passages.insert(NewPassage.split(page: 1, text: "Either party may terminate with notice."), uploadID: uploadID, on: connection)
             }
             #expect(try await stores.passages.search(conversationID: fixture.conversation.id, question: "terminate", limit: 5).count == 1)
+            // The upload's count, which the ranking reads as the conversation's size, counted it once.
+            let counted = try await stores.database.withConnection { connection in
+                var count = -1
+                for try await value in try await connection.query("SELECT passage_count FROM uploads WHERE id = \(uploadID)", logger: TestDatabase.logger)
+                    .decode(Int.self) { count = value }
+                return count
+            }
+            #expect(counted == 1)
         }
     }
 
