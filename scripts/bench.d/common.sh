@@ -30,7 +30,8 @@ clear_queue() {
   sql "DO \$\$ BEGIN
          IF to_regclass('job_batches') IS NOT NULL THEN TRUNCATE job_batches; END IF;
          IF to_regclass('upload_chunks') IS NOT NULL THEN TRUNCATE upload_chunks; END IF;
-         IF to_regclass('upload_pages') IS NOT NULL THEN TRUNCATE upload_pages, uploads;
+         -- CASCADE: what hangs off an upload goes with it (passages, in a build that has them).
+         IF to_regclass('upload_pages') IS NOT NULL THEN TRUNCATE upload_pages, uploads CASCADE;
          ELSIF to_regclass('uploads') IS NOT NULL THEN TRUNCATE uploads; END IF;
        END \$\$"
 }

@@ -30,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from uploads import get_json, upload_files
 
 WORDS = (
     "the agreement party notice period payment invoice clause service customer supplier term termination "
@@ -128,30 +129,10 @@ def scan(out, pages, lines, colour="color"):
     _write_pdf(out, objects)
 
 
-def _get(api, token, path):
-    request = urllib.request.Request(api + path, headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-def _upload(api, token, conversation, name, content_type, data):
-    boundary = "ScribeBench" + str(random.randrange(1 << 60))
-    crlf = b"\r\n"
-    body = b"".join([
-        b"--" + boundary.encode() + crlf, b'Content-Disposition: form-data; name="conversation_id"' + crlf + crlf,
-        conversation.encode() + crlf, b"--" + boundary.encode() + crlf,
-        f'Content-Disposition: form-data; name="file"; filename="{name}"'.encode() + crlf,
-        f"Content-Type: {content_type}".encode() + crlf + crlf, data + crlf, b"--" + boundary.encode() + b"--" + crlf])
-    request = urllib.request.Request(api + "/v1/chat/file", data=body, method="POST", headers={
-        "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)
-
-
 def wait_read(api, token, message_id, pages, timeout):
     deadline = time.monotonic() + float(timeout)
     while True:
-        message = _get(api, token, "/v1/messages/" + message_id)
+        message = get_json(api, token, "/v1/messages/" + message_id)
         if message["status"] in ("done", "failed"):
             break
         if time.monotonic() > deadline:
@@ -181,12 +162,12 @@ def page_fairness(api, big_token, big_message, lone_token, lone_conv, image_path
         time.sleep(0.1)
     waits = []
     for attempt in range(int(tries)):
-        if _get(api, big_token, "/v1/messages/" + big_message)["status"] in ("done", "failed"):
+        if get_json(api, big_token, "/v1/messages/" + big_message)["status"] in ("done", "failed"):
             sys.exit(f"page-fairness: the big document was read before try {attempt + 1} of {tries}; give it more pages")
         start = time.monotonic()
-        message_id = _upload(api, lone_token, lone_conv, f"photo-{attempt}.png", kind, data)["message_id"]
+        message_id = upload_files(api, lone_token, lone_conv, [(f"photo-{attempt}.png", kind, data)])["message_id"]
         while True:
-            message = _get(api, lone_token, "/v1/messages/" + message_id)
+            message = get_json(api, lone_token, "/v1/messages/" + message_id)
             if message["status"] in ("done", "failed"):
                 break
             if time.monotonic() - start > 600:
