@@ -99,8 +99,8 @@ public struct ChatResponder: Sendable {
             ? try await passages.search(conversationID: message.conversationID, question: question, limit: Self.candidatePassages)
             : []
 
-        let wholeTokens = documents.reduce(0) { $0 + ($1.text.map(TokenEstimate.tokens(in:)) ?? .max / 2) }
-        if wholeTokens <= share {
+        let texts = documents.compactMap(\.text)
+        if texts.count == documents.count, texts.reduce(0, { $0 + TokenEstimate.tokens(in: $1) }) <= share {
             // Whole: the question's own document first, then the rest in order.
             let ordered = documents.filter { $0.messageID == message.id } + documents.filter { $0.messageID != message.id }
             let text = ordered.map { "[Document: \($0.filename)]\n\($0.text ?? "")" }.joined(separator: "\n\n")

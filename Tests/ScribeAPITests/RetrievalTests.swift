@@ -84,6 +84,30 @@ import Testing
         }
     }
 
+    @Test func manyDocumentsTooBigToGoWholeAreSearchedTogether() async throws {
+        // Three documents, none whole: the budget check once overflowed adding up their sizes and crashed the worker.
+        try await FakeChatCompletionsServer.withRunning(default: .reply("Ninety days.")) { server in
+            try await withAPI(provider: Self.client(for: server)) { api in
+                let (token, _) = try await api.registerUser()
+                let conversation = try await api.createConversation(token)
+                for name in ["a.txt", "b.txt", "c.txt"] {
+                    let upload = try await api.upload(
+                        token: token, conversationID: conversation,
+                        files: [.init(filename: name, contentType: "text/plain", bytes: Array(Self.contract.utf8))]
+                    )
+                    #expect(upload.status == .accepted)
+                }
+                let reply = try await api.send(
+                    .post, "/v1/chat", token: token, json: ["conversation_id": conversation, "text": "What notice does termination need?"]
+                )
+                #expect(reply.status == .ok)
+                #expect(server.requests.last?.lastUserMessage?.contains("ninety days written notice of termination") == true)
+                let sources = (reply["assistant_message"] as? [String: Any])?["sources"] as? [[String: Any]]
+                #expect(Set(sources?.compactMap { $0["filename"] as? String } ?? []) == ["a.txt", "b.txt", "c.txt"])
+            }
+        }
+    }
+
     @Test func aQuestionThatMatchesNothingGetsNoPassagesAndNoSources() async throws {
         try await FakeChatCompletionsServer.withRunning(default: .reply("I don't know.")) { server in
             try await withAPI(provider: Self.client(for: server)) { api in
