@@ -56,6 +56,10 @@ import Testing
         let mostAttempts = try await count("SELECT max(attempt)::int8 FROM jobs WHERE kind = 'ocr_page' AND (args->>'upload_id')::uuid = '\(id)'", client)
         #expect(mostAttempts <= 2, "a page was read \(mostAttempts) times")
         #expect(try await count("SELECT count(*) FROM jobs WHERE state <> 'succeeded'", client) == 0)
+        // Every page's passages indexed once, with its checkpoint, and counted once.
+        #expect(try await count("SELECT count(DISTINCT page) FROM passages WHERE upload_id = '\(id)'", client) == copies * 2)
+        let passages = try await count("SELECT count(*) FROM passages WHERE upload_id = '\(id)'", client)
+        #expect(try await count("SELECT passage_count::int8 FROM uploads WHERE id = '\(id)'", client) == passages)
         var text = ""
         for try await document in try await client.query("SELECT document_text FROM messages WHERE id = \(upload.messageID)").decode(String.self) {
             text = document
