@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from uploads import get_json, upload_files
+from uploads import get_json, p99, upload_files, wait_finished
 
 WORDS = (
     "the agreement party notice period payment invoice clause service customer supplier term termination "
@@ -130,16 +130,7 @@ def scan(out, pages, lines, colour="color"):
 
 
 def wait_read(api, token, message_id, pages, timeout):
-    deadline = time.monotonic() + float(timeout)
-    while True:
-        message = get_json(api, token, "/v1/messages/" + message_id)
-        if message["status"] in ("done", "failed"):
-            break
-        if time.monotonic() > deadline:
-            sys.exit(f"wait-read: {message_id} still {message['status']} after {timeout} s")
-        time.sleep(0.1)
-    if message["status"] != "done":
-        sys.exit(f"wait-read: {message_id} failed: {message.get('error')}")
+    message = wait_finished(api, token, message_id, float(timeout), f"wait-read: {message_id}")
     details = (message.get("attachments") or [{}])[0].get("page_details") or []
     warnings = sum(1 for page in details if page.get("warning"))
     if len(details) != int(pages):
@@ -166,23 +157,14 @@ def page_fairness(api, big_token, big_message, lone_token, lone_conv, image_path
             sys.exit(f"page-fairness: the big document was read before try {attempt + 1} of {tries}; give it more pages")
         start = time.monotonic()
         message_id = upload_files(api, lone_token, lone_conv, [(f"photo-{attempt}.png", kind, data)])["message_id"]
-        while True:
-            message = get_json(api, lone_token, "/v1/messages/" + message_id)
-            if message["status"] in ("done", "failed"):
-                break
-            if time.monotonic() - start > 600:
-                sys.exit("page-fairness: the lone user's photo was not done after 600 s")
-            time.sleep(0.02)
-        if message["status"] != "done":
-            sys.exit(f"page-fairness: the lone user's photo failed: {message.get('error')}")
+        wait_finished(api, lone_token, message_id, 600, "page-fairness: the lone user's photo")
         waits.append(time.monotonic() - start)
         time.sleep(random.uniform(0, 1))  # arrive at a random point of a page's reading
     waits.sort()
     page_time = float(query(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) "
         f"FROM jobs WHERE kind = 'ocr_page' AND state = 'succeeded' AND (args->>'message_id')::uuid = '{big_message}'") or "nan")
-    p99 = waits[min(len(waits) - 1, int(round(0.99 * (len(waits) - 1))))]
-    print(f"{statistics.median(waits):.2f} {p99:.2f} {waits[-1]:.2f} {page_time:.2f} {len(waits)}")
+    print(f"{statistics.median(waits):.2f} {p99(waits):.2f} {waits[-1]:.2f} {page_time:.2f} {len(waits)}")
 
 
 async def _proxy(listen_port, target_port, delay):

@@ -42,6 +42,28 @@ def get_json(api, token, path):
         return json.load(response)
 
 
+def wait_finished(api, token, message_id, timeout, what):
+    """Polls the message until it is done or failed; exits naming `what` when it failed or took over `timeout` s."""
+    import time
+
+    start = time.monotonic()
+    while True:
+        message = get_json(api, token, "/v1/messages/" + message_id)
+        if message["status"] in ("done", "failed"):
+            break
+        if time.monotonic() - start > timeout:
+            sys.exit(f"{what} was not done after {timeout} s")
+        time.sleep(0.02)
+    if message["status"] != "done":
+        sys.exit(f"{what} failed: {message.get('error')}")
+    return message
+
+
+def p99(ordered):
+    """The 99th percentile of an ascending list (nearest rank)."""
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
 def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, backlog, tries, psql):
     import statistics
     import subprocess
@@ -53,9 +75,6 @@ def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, back
 
     def upload(token, conversation, files):
         return upload_files(api, token, conversation, [(f"page{index}.png", "image/png", image) for index in range(files)])
-
-    def message(token, message_id):
-        return get_json(api, token, "/v1/messages/" + message_id)
 
     def queued():
         query = ("SELECT count(*) FROM jobs j JOIN uploads u ON u.id = (j.args->>'upload_id')::uuid "
@@ -70,19 +89,10 @@ def fairness(api, busy_token, busy_conv, lone_token, lone_conv, image_path, back
             missing -= 10
         start = time.monotonic()
         message_id = upload(lone_token, lone_conv, 1)["message_id"]
-        while True:
-            answer = message(lone_token, message_id)
-            if answer["status"] in ("done", "failed"):
-                break
-            if time.monotonic() - start > 900:
-                sys.exit("fairness: the lone user's upload was not done after 900 s")
-            time.sleep(0.02)
-        if answer["status"] != "done":
-            sys.exit(f"fairness: the lone user's upload failed: {answer['error']}")
+        wait_finished(api, lone_token, message_id, 900, "fairness: the lone user's upload")
         waits.append(time.monotonic() - start)
     waits.sort()
-    p99 = waits[min(len(waits) - 1, int(round(0.99 * (len(waits) - 1))))]
-    print(f"{statistics.median(waits):.3f} {p99:.3f} {waits[-1]:.3f}")
+    print(f"{statistics.median(waits):.3f} {p99(waits):.3f} {waits[-1]:.3f}")
 
 
 def files(api, token, conversation, image_path, count):
