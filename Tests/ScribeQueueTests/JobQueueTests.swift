@@ -11,7 +11,7 @@ import Testing
     struct Args: Codable { var n: Int }
 
     static func withQueue(_ body: @Sendable (JobQueue, Database) async throws -> Void) async throws {
-        try await Database.withRunning(try await TestDatabase.createMigrated(), options: TestDatabase.options, logger: TestDatabase.logger) { database in
+        try await Database.withRunning(try await TestDatabase.createMigrated(), options: TestDatabase.patientOptions, logger: TestDatabase.logger) { database in
             try await body(JobQueue(database: database, logger: TestDatabase.logger), database)
         }
     }

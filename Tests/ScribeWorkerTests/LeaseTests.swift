@@ -25,7 +25,7 @@ import Testing
         _ body: @Sendable (Stores, [EnqueuedUpload]) async throws -> Void
     ) async throws {
         let database = try await TestDatabase.createMigrated()
-        try await Database.withRunning(database, options: TestDatabase.options, logger: TestDatabase.logger) { database in
+        try await Database.withRunning(database, options: TestDatabase.patientOptions, logger: TestDatabase.logger) { database in
             let stores = Stores(database: database, logger: TestDatabase.logger)
             let user = try await stores.users.createUser(email: "\(UUID())@example.com", username: nil, passwordHash: "x", origin: .commandLine)
             let conversation = try await stores.conversations.createConversation(userID: user.id, title: "t")
