@@ -32,7 +32,9 @@ public struct PassageBackfill: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             var indexed = 0
             do {
-                indexed = try await indexBatch()
+                // A batch waiting on a database that went away must not hold up a shutdown:
+                // it is rolled back, and the next worker does it again.
+                indexed = try await cancelWhenGracefulShutdown { try await indexBatch() }
                 if indexed > 0 { logger.info("indexed the passages of earlier documents", metadata: ["uploads": "\(indexed)"]) }
                 failing = false
             } catch {
