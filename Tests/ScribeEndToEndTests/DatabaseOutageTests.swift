@@ -20,7 +20,7 @@ import Testing
 ///
 /// `SCRIBE_OUTAGE_SECONDS` sets the outage (default 10); `scripts/chaos-outage`
 /// runs this in a loop, with 10 s and 60 s outages.
-@Suite(.serialized) struct DatabaseOutageTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DatabaseOutageTests {
     static let outage = Duration.seconds(Int(ProcessInfo.processInfo.environment["SCRIBE_OUTAGE_SECONDS"] ?? "") ?? 10)
     static let databaseTimeout = Duration.seconds(3)
 

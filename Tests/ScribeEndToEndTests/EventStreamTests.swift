@@ -64,7 +64,7 @@ final class ReceivedEvents: Sendable {
 
 /// Live events against real `scribe api` processes (two of them, so a client
 /// can reconnect to the other), a real `scribe worker` and the fake LLM.
-@Suite(.serialized) struct EventStreamTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct EventStreamTests {
     struct Rig: Sendable {
         let http: HTTPClient
         let llm: FakeChatCompletionsServer
@@ -107,14 +107,26 @@ final class ReceivedEvents: Sendable {
         }
 
         /// Opens `url` as an event stream while `body` runs; what arrived is in `received`.
+        ///
+        /// The stream has a client of its own, shut down when `body` is done:
+        /// that closes the connection, so the reading task ends even if it
+        /// misses its cancellation. (A request's deadline stops at the response
+        /// head, and one CI run hung for 85 minutes on a stream nobody read.)
         func withStream<T: Sendable>(
             _ url: String,
             headers: [(String, String)] = [],
             _ body: @Sendable (ReceivedEvents, Int) async throws -> T
         ) async throws -> T {
+            let streamClient = HTTPClient(eventLoopGroupProvider: .singleton)
             var request = HTTPClientRequest(url: url)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            let response = try await http.execute(request, timeout: .seconds(120))
+            let response: HTTPClientResponse
+            do {
+                response = try await streamClient.execute(request, timeout: .seconds(30))
+            } catch {
+                try? await streamClient.shutdown()
+                throw error
+            }
             let received = ReceivedEvents()
             let status = Int(response.status.code)
             return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -124,9 +136,11 @@ final class ReceivedEvents: Sendable {
                     } catch {}
                     received.end()
                 }
-                let result = try await body(received, status)
+                let result: Result<T, any Error>
+                do { result = .success(try await body(received, status)) } catch { result = .failure(error) }
                 group.cancelAll()
-                return result
+                try? await streamClient.shutdown()
+                return try result.get()
             }
         }
 

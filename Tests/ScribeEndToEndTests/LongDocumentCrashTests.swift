@@ -11,7 +11,7 @@ import Testing
 /// them SIGKILLed, or Postgres restarted, in the middle of the document: one
 /// answer, every page's text exactly once and in page order, and no page
 /// read more than twice. `scripts/chaos-pages` runs these in a loop.
-@Suite(.serialized) struct LongDocumentCrashTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct LongDocumentCrashTests {
     /// 12 scanned pages: the two-page scan six times over.
     static let copies = 6
 

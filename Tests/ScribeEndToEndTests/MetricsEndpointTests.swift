@@ -14,7 +14,7 @@ import Testing
 /// once per process, so the process is what is tested): the API's HTTP
 /// series by route template and status, `METRICS_PORT` and `METRICS_TOKEN`,
 /// and a worker's job, OCR and LLM series on its own port.
-@Suite(.serialized) struct MetricsEndpointTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct MetricsEndpointTests {
     static func scrape(_ http: HTTPClient, _ base: String, token: String? = nil) async throws -> MetricsSamples {
         let reply = try await send(.GET, base + "/metrics", token: token)
         try #require(reply.status == 200, "GET \(base)/metrics answered \(reply.status): \(reply.text)")

@@ -12,7 +12,7 @@ import Testing
 /// every log line: no password, access token, stream token, service key,
 /// LLM key, JWT secret or database password may appear in any of them. The
 /// request id, though, must reach the worker's log lines of its job.
-@Suite(.serialized) struct SecretHygieneTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SecretHygieneTests {
     @Test func noSecretReachesAnyLogLine() async throws {
         let (plainURL, _) = try await TestDatabase.createMigratedURL()
         // Trust authentication never asks for it, so only a log could show it.

@@ -10,7 +10,7 @@ import Testing
 /// Durability with real processes: `scribe worker` daemons killed with
 /// SIGKILL, stopped with SIGTERM, and cut off by a Postgres restart. Every
 /// job must end `succeeded` with exactly one answer.
-@Suite(.serialized) struct WorkerProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct WorkerProcessTests {
     /// The environment of a worker process pointed at `databaseURL` and the fake LLM.
     static func workerEnvironment(databaseURL: String, llm: String, extra: [String: String] = [:]) -> [String: String] {
         [
