@@ -16,6 +16,7 @@ import ScribePostgres
 import ScribeStore
 import ScribeWorker
 import ServiceLifecycle
+import UnixSignals
 
 /// What every subcommand sets up the same way: configuration, logging, the
 /// pool, the LLM; and ``run(_:)``, the one place that builds the services of
@@ -140,7 +141,25 @@ struct Runtime {
     ///   - roles: `.api` serves HTTP (needs `jwtSecret`); `.workers` runs the queue worker.
     ///   - jwtSecret: The secret access tokens are signed with.
     ///   - migrateFirst: Apply pending migrations before anything starts (`scribe dev`).
+    ///
+    /// SIGTERM and SIGINT are caught from the first moment, not only once the
+    /// group runs: a stop asked for while the process starts (a worker's OCR
+    /// engines take seconds to load) ends it cleanly, exit 0, instead of
+    /// killing it with the signal's default action.
     func run(_ roles: Roles, jwtSecret: String? = nil, migrateFirst: Bool = false) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let stop = StopRequest()
+        logger.notice("starting", metadata: ["pid": "\(getpid())"])
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await signal in signals { await stop.request(because: signal) }
+            }
+            try await runServices(roles, jwtSecret: jwtSecret, migrateFirst: migrateFirst, stop: stop)
+            tasks.cancelAll()
+        }
+    }
+
+    private func runServices(_ roles: Roles, jwtSecret: String?, migrateFirst: Bool, stop: StopRequest) async throws {
         // Bootstrapped before anything that records (``makeMetrics(_:)``).
         let metrics = try makeMetrics(roles)
         if migrateFirst {
@@ -164,7 +183,8 @@ struct Runtime {
             let endpoint = configuration.metricsPort == nil ? metrics.map(metricsEndpoint) : nil
             services += await makeAPIServices(stores: stores, provider: llm.provider, jwtSecret: jwtSecret, metrics: endpoint)
         }
-        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The signals are `stop`'s: it shuts the group down gracefully.
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
         if roles.contains(.workers) {
             // A worker must always exit when asked. Every database call is bounded,
             // so shutdown finishes within the grace period even with the database
@@ -174,7 +194,14 @@ struct Runtime {
             group.maximumGracefulShutdownDuration = configuration.worker.shutdownGrace + .seconds(15)
             group.maximumCancellationDuration = .seconds(15)
         }
-        try await ServiceGroup(configuration: group).run()
+        let serviceGroup = ServiceGroup(configuration: group)
+        guard await stop.attach(serviceGroup) else {
+            logger.info("asked to stop while starting; stopped")
+            await ocr?.shutdown()
+            try await llm.shutdown()
+            return
+        }
+        try await serviceGroup.run()
     }
 
     /// The HTTP API and what it runs beside it: the sweeper of abandoned chats,
@@ -266,6 +293,25 @@ struct CloseOnShutdown: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await close()
+    }
+}
+
+/// A stop asked for by a signal, before or after the service group exists.
+actor StopRequest {
+    private var requested = false
+    private var group: ServiceGroup?
+
+    /// Shuts the group down gracefully, or, before there is one, has ``attach(_:)`` refuse it.
+    func request(because signal: UnixSignal) async {
+        requested = true
+        await group?.triggerGracefulShutdown()
+    }
+
+    /// Hands the group its stop; false when a stop was asked for already (do not run it).
+    func attach(_ group: ServiceGroup) -> Bool {
+        guard !requested else { return false }
+        self.group = group
+        return true
     }
 }
 

@@ -217,6 +217,10 @@ struct OutageRig: Sendable {
                         try await rig.waitUntil("the API answers", timeout: .seconds(30)) {
                             (try? await rig.get("/health"))?.status == 200
                         }
+                        // Every process is up: the API and both workers listen for their nudges.
+                        try await rig.waitUntil("the API and the workers listen", timeout: .seconds(60)) {
+                            try await rig.count("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'") >= 3
+                        }
                         try await body(rig)
                     }
                     for process in processes.all {

@@ -134,6 +134,24 @@ import Testing
         }
     }
 
+    /// A deploy may stop a worker the moment it starts: SIGTERM while it is
+    /// still loading its OCR engines ends it cleanly, not by the signal.
+    @Test func aStopAskedForWhileStartingEndsTheWorkerCleanly() async throws {
+        let (url, _) = try await TestDatabase.createMigratedURL()
+        let environment = Self.workerEnvironment(databaseURL: url, llm: "http://127.0.0.1:9", extra: ["OCR_ENGINES": "2"])
+        try await withChildProcesses { processes in
+            for _ in 0..<3 {
+                let worker = try Self.startWorker(environment, in: processes)
+                try await waitUntil("the worker says it is starting", timeout: .seconds(60), every: .milliseconds(5)) {
+                    worker.logTail().contains("starting")
+                }
+                worker.send(SIGTERM)
+                let status = await worker.waitForExit(timeout: .seconds(30))
+                #expect(status == 0, "a worker stopped while starting must exit cleanly:\n\(worker.logTail())")
+            }
+        }
+    }
+
     @Test func sigtermDuringWorkHandsJobsBackAndFailsNone() async throws {
         let (url, database) = try await TestDatabase.createMigratedURL()
         try await FakeChatCompletionsServer.withRunning(default: .delay(.seconds(3), then: .echo)) { llm in
