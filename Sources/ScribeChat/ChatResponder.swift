@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ScribeLLM
 import ScribePostgres
@@ -36,6 +37,7 @@ public struct ChatResponder: Sendable {
     let provider: any LLMProvider
     let systemPrompt: String
     let budget: ContextBudget
+    let semantic: SemanticRetrieval?
 
     /// The most passages ranked for one question.
     static let candidatePassages = 24
@@ -43,13 +45,24 @@ public struct ChatResponder: Sendable {
     static let maxSources = 5
 
     /// Creates a responder.
-    public init(messages: MessageStore, passages: PassageStore, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget) {
+    ///
+    /// With `semantic`, passages are also ranked by their embeddings' cosine
+    /// similarity to the question's, and the two rankings fused
+    /// (``rank(_:conversationID:)``).
+    public init(
+        messages: MessageStore, passages: PassageStore, provider: any LLMProvider, systemPrompt: String, budget: ContextBudget,
+        semantic: SemanticRetrieval? = nil
+    ) {
         self.messages = messages
         self.passages = passages
         self.provider = provider
         self.systemPrompt = systemPrompt
         self.budget = budget
+        self.semantic = semantic
     }
+
+    /// The embedding model semantic retrieval compares with, when it is on.
+    public var semanticModel: String? { semantic?.embedder.configuration.model }
 
     /// The provider's name, for logs and message metadata.
     public var providerName: String { provider.name }
@@ -95,9 +108,7 @@ public struct ChatResponder: Sendable {
         guard !documents.isEmpty else { return ("", []) }
         let question = message.content
         let asks = !question.allSatisfy(\.isWhitespace)
-        let ranked = asks
-            ? try await passages.search(conversationID: message.conversationID, question: question, limit: Self.candidatePassages)
-            : []
+        let ranked = asks ? try await rank(question, conversationID: message.conversationID) : []
 
         let texts = documents.compactMap(\.text)
         if texts.count == documents.count, texts.reduce(0, { $0 + TokenEstimate.tokens(in: $1) }) <= share {
@@ -124,6 +135,60 @@ public struct ChatResponder: Sendable {
             "[Document: \(passage.filename)\(passage.page.map { ", page \($0)" } ?? "")]\n\(passage.body)"
         }.joined(separator: "\n\n")
         return (text, Self.sources(chosen))
+    }
+
+    /// The conversation's passages that best answer `question`, best first:
+    /// the full-text ranking, fused with the semantic one when embeddings are
+    /// configured. A question whose embedding cannot be had in time (the
+    /// service is down or slow) is answered by full-text search alone.
+    public func rank(_ question: String, conversationID: UUID) async throws -> [RankedPassage] {
+        let lexical = try await passages.search(conversationID: conversationID, question: question, limit: Self.candidatePassages)
+        guard let semantic else { return lexical }
+        let vector: PassageEmbedding?
+        do {
+            vector = try await semantic.embedder.embed([question]).first.flatMap(PassageEmbedding.init)
+        } catch {
+            semantic.logger.warning("could not embed the question; ranking by full-text search alone", metadata: ["error": "\(error.message)"])
+            return lexical
+        }
+        guard let vector else { return lexical }
+        let near = try await passages.nearest(
+            conversationID: conversationID,
+            question: vector,
+            model: semantic.embedder.configuration.model,
+            minimumSimilarity: semantic.minimumSimilarity,
+            limit: Self.candidatePassages
+        )
+        return Self.fused([lexical, near], limit: Self.candidatePassages)
+    }
+
+    /// Reciprocal-rank fusion: each passage scores the sum over the rankings
+    /// that hold it of 1 / (60 + its place), so one found by both comes
+    /// first and scores of different scales need no weighing.
+    static func fused(_ rankings: [[RankedPassage]], limit: Int) -> [RankedPassage] {
+        var best: [String: RankedPassage] = [:]
+        var order: [String] = []
+        for ranking in rankings {
+            for (place, passage) in ranking.enumerated() {
+                let key = "\(passage.messageID)/\(passage.page ?? 0)/\(passage.ordinal)"
+                let share = 1 / Double(60 + place + 1)
+                if var seen = best[key] {
+                    seen.score += share
+                    best[key] = seen
+                } else {
+                    var first = passage
+                    first.score = share
+                    best[key] = first
+                    order.append(key)
+                }
+            }
+        }
+        // Ties keep the order they were first seen in (full-text first).
+        let ranked = order.enumerated().sorted { lhs, rhs in
+            let (left, right) = (best[lhs.element]!.score, best[rhs.element]!.score)
+            return left != right ? left > right : lhs.offset < rhs.offset
+        }
+        return ranked.prefix(limit).map { best[$0.element]! }
     }
 
     /// The question as the LLM reads it: its text (a file's caption), then the documents' text.
@@ -195,6 +260,21 @@ extension ChatResponder {
     public func withHistory(maxMessages: Int) -> ChatResponder {
         var budget = self.budget
         budget.maxMessages = maxMessages
-        return ChatResponder(messages: messages, passages: passages, provider: provider, systemPrompt: systemPrompt, budget: budget)
+        return ChatResponder(messages: messages, passages: passages, provider: provider, systemPrompt: systemPrompt, budget: budget, semantic: semantic)
+    }
+}
+
+/// Semantic retrieval's part of answering: the embeddings service the
+/// question is embedded with, and how near a passage must be to count.
+public struct SemanticRetrieval: Sendable {
+    public var embedder: EmbeddingsClient
+    /// The least cosine similarity to the question a passage needs.
+    public var minimumSimilarity: Double
+    let logger: Logger
+
+    public init(embedder: EmbeddingsClient, minimumSimilarity: Double, logger: Logger) {
+        self.embedder = embedder
+        self.minimumSimilarity = minimumSimilarity
+        self.logger = logger
     }
 }

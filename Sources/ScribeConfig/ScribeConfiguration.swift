@@ -31,6 +31,8 @@ public struct ScribeConfiguration: Sendable {
     public var bcryptCost: UInt8
     /// `LLM_*`, `MISTRAL_*`.
     public var llm: LLM
+    /// `EMBEDDINGS_*`: semantic retrieval's embeddings service; nil when not configured.
+    public var embeddings: EmbeddingsSettings?
     /// `SYSTEM_PROMPT`.
     public var systemPrompt: String
     /// `HISTORY_MAX_MESSAGES`: at most this many earlier messages go to the LLM.
@@ -130,6 +132,7 @@ public struct ScribeConfiguration: Sendable {
         }
         self.logLevel = logLevel
         llm = try Self.llm(from: env)
+        embeddings = try Self.embeddings(from: env)
 
         uploadMaxFileBytes = try env.integer("UPLOAD_MAX_FILE_BYTES", default: 256 << 20, in: 1...(1 << 30))
         uploadMaxRequestBytes = try env.integer("UPLOAD_MAX_REQUEST_BYTES", default: 512 << 20, in: 1...(2 << 30))
@@ -247,6 +250,41 @@ public struct ScribeConfiguration: Sendable {
                 maxAttempts: try env.integer("LLM_MAX_ATTEMPTS", default: 4, in: 1...20),
                 maxConnections: try env.integer("LLM_CONCURRENCY", default: 32, in: 1...1024)
             )
+        )
+    }
+}
+
+extension ScribeConfiguration {
+    static func embeddings(from env: Environment) throws(ConfigurationError) -> EmbeddingsSettings? {
+        guard let baseURL = env["EMBEDDINGS_BASE_URL"] else {
+            if env["EMBEDDINGS_MODEL"] != nil {
+                throw ConfigurationError("EMBEDDINGS_BASE_URL", "is required when EMBEDDINGS_MODEL is set.")
+            }
+            return nil
+        }
+        guard let model = env["EMBEDDINGS_MODEL"] else {
+            throw ConfigurationError("EMBEDDINGS_MODEL", "is required when EMBEDDINGS_BASE_URL is set (e.g. text-embedding-3-small).")
+        }
+        guard let parsed = URL(string: baseURL), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw ConfigurationError("EMBEDDINGS_BASE_URL", "must be an http(s) URL of the API root, including /v1 (e.g. http://127.0.0.1:11434/v1).")
+        }
+        let similarity: Double
+        if let text = env["EMBEDDINGS_MIN_SIMILARITY"] {
+            guard let value = Double(text), (-1...1).contains(value) else {
+                throw ConfigurationError("EMBEDDINGS_MIN_SIMILARITY", "must be a number from -1 to 1.")
+            }
+            similarity = value
+        } else {
+            similarity = 0.4
+        }
+        return EmbeddingsSettings(
+            baseURL: baseURL,
+            apiKey: env["EMBEDDINGS_API_KEY"],
+            model: model,
+            timeout: .milliseconds(try env.integer("EMBEDDINGS_TIMEOUT_MS", default: 10_000, in: 100...600_000)),
+            batchSize: try env.integer("EMBEDDINGS_BATCH_SIZE", default: 32, in: 1...2048),
+            concurrency: try env.integer("EMBEDDINGS_CONCURRENCY", default: 2, in: 1...256),
+            minimumSimilarity: similarity
         )
     }
 }

@@ -48,3 +48,27 @@ public struct LLMEndpoint: Sendable, Hashable, CustomStringConvertible {
         "LLMEndpoint(baseURL: \(baseURL), model: \(model), apiKey: \(apiKey == nil ? "none" : "<redacted>"))"
     }
 }
+
+/// `EMBEDDINGS_*`: an OpenAI-compatible `/v1/embeddings` for semantic
+/// retrieval, used when `EMBEDDINGS_BASE_URL` and `EMBEDDINGS_MODEL` are both
+/// set. Its description never shows the key.
+public struct EmbeddingsSettings: Sendable, Hashable, CustomStringConvertible {
+    /// The API root, including `/v1`.
+    public var baseURL: String
+    /// `EMBEDDINGS_API_KEY`.
+    public var apiKey: String?
+    public var model: String
+    /// `EMBEDDINGS_TIMEOUT_MS`: bounds one request (a question waits at most this long for its vector).
+    public var timeout: Duration
+    /// `EMBEDDINGS_BATCH_SIZE`: passages sent in one request.
+    public var batchSize: Int
+    /// `EMBEDDINGS_CONCURRENCY`: the `embed` queue's slots in one worker.
+    public var concurrency: Int
+    /// `EMBEDDINGS_MIN_SIMILARITY`: the least cosine similarity a passage
+    /// needs to count as near a question (it depends on the model).
+    public var minimumSimilarity: Double
+
+    public var description: String {
+        "EmbeddingsSettings(baseURL: \(baseURL), model: \(model), apiKey: \(apiKey == nil ? "none" : "<redacted>"))"
+    }
+}

@@ -351,56 +351,22 @@ public struct ChatCompletionsClient: LLMProvider {
         )
     }
 
+    private var failures: ProviderFailures {
+        ProviderFailures(
+            service: "LLM",
+            endpointURL: configuration.endpointURL,
+            baseURL: configuration.baseURL,
+            bearerToken: configuration.bearerToken,
+            maxResponseBytes: configuration.maxResponseBytes
+        )
+    }
+
     private func errorForStatus(_ status: Int, reason: String, body: ByteBuffer, retryAfter: Duration?) -> LLMError {
-        let details = APIErrorBody(parsing: body)
-        let kind: LLMError.Kind
-        switch status {
-        case _ where details.isInsufficientQuota: kind = .rejected
-        case 429: kind = .rateLimited
-        case 408: kind = .timeout
-        case 409: kind = .unavailable
-        case 500...599: kind = .unavailable
-        default: kind = .rejected
-        }
-        var message = "The LLM service answered HTTP \(status) \(reason)"
-        if let text = details.message {
-            message += ": " + text
-        }
-        if details.isInsufficientQuota {
-            message += " (insufficient quota)"
-        }
-        message = redacted(message.truncated(to: 300))
-        if !message.hasSuffix(".") && !message.hasSuffix("…") {
-            message += "."
-        }
-        return LLMError(kind, message: message, statusCode: status, retryAfter: retryAfter)
+        failures.error(forStatus: status, reason: reason, body: body, retryAfter: retryAfter)
     }
 
     private func errorForTransportFailure(_ error: any Error, timeoutMessage: String) -> LLMError {
-        let host = URL(string: configuration.endpointURL)?.host ?? configuration.endpointURL
-        if error is CancellationError {
-            return LLMError(.cancelled, message: "The LLM request was cancelled.")
-        }
-        if error is NIOTooManyBytesError {
-            return LLMError(.invalidResponse, message: "The LLM service sent a response larger than \(configuration.maxResponseBytes) bytes.")
-        }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .cancelled:
-                return LLMError(.cancelled, message: "The LLM request was cancelled.")
-            case .alreadyShutdown:
-                return LLMError(.cancelled, message: "The HTTP client was shut down before the LLM request could be sent.")
-            case .deadlineExceeded:
-                return LLMError(.timeout, message: timeoutMessage)
-            case .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout:
-                return LLMError(.timeout, message: "The LLM service at \(host) timed out (\(error)).")
-            case .invalidURL, .emptyHost, .emptyScheme:
-                return LLMError(.rejected, message: redacted("The LLM base URL “\(configuration.baseURL)” is not a valid http(s) URL."))
-            default:
-                break
-            }
-        }
-        return LLMError(.unavailable, message: redacted("Could not reach the LLM service at \(host): \(String(describing: error).truncated(to: 200))."))
+        failures.error(forTransportFailure: error, timeoutMessage: timeoutMessage)
     }
 
     // MARK: - Helpers
@@ -414,8 +380,7 @@ public struct ChatCompletionsClient: LLMProvider {
 
     /// `text` with the API key blanked out, in case a server echoed it back.
     private func redacted(_ text: String) -> String {
-        guard let token = configuration.bearerToken, token.count >= 4 else { return text }
-        return text.replacingOccurrences(of: token, with: "[redacted]")
+        failures.redacted(text)
     }
 
     private func logFailure(_ error: LLMError, attempt: Int, note: String) {

@@ -27,6 +27,10 @@ public struct NewJob: Sendable {
     /// What the job's creator wants to follow it into its handler's logs
     /// (e.g. `request_id`); the queue carries it and never reads it.
     public var metadata: [String: String]
+    /// At most one unfinished job (available, running or pending) has this
+    /// key, as River's unique jobs: enqueueing another while it is there
+    /// does nothing (sql/016). Nil: no such limit.
+    public var uniqueKey: String?
 
     /// A job whose args are `args` encoded as JSON.
     public init<Args: Encodable>(
@@ -37,8 +41,10 @@ public struct NewJob: Sendable {
         priority: Int = 0,
         fairnessKey: String? = nil,
         metadata: [String: String] = [:],
+        uniqueKey: String? = nil,
         id: UUID = .v7()
     ) throws {
+        self.uniqueKey = uniqueKey
         self.id = id
         self.kind = kind
         self.queue = queue

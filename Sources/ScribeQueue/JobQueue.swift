@@ -35,18 +35,28 @@ public struct JobQueue: Sendable {
     /// transaction, so the job exists exactly when what it works on does).
     /// A job with a fairness key is ranked by its place in its key's line.
     /// Call ``notify(_:on:)`` once the transaction's jobs are in.
-    public func enqueue(_ job: NewJob, on connection: PostgresConnection) async throws {
-        try await connection.query(
+    ///
+    /// - Returns: false when the job has a ``NewJob/uniqueKey`` that an
+    ///   unfinished job holds already (nothing was inserted), else true.
+    @discardableResult
+    public func enqueue(_ job: NewJob, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
             """
-            INSERT INTO jobs (id, kind, queue, args, metadata, priority, max_attempts, fairness_key, fair_rank)
+            INSERT INTO jobs (id, kind, queue, args, metadata, priority, max_attempts, fairness_key, unique_key, fair_rank)
             SELECT \(job.id), \(job.kind), \(job.queue), \(job.args)::jsonb, \(job.metadataJSON)::jsonb, \(job.priority), \(job.maxAttempts), \(job.fairnessKey),
+                   \(job.uniqueKey),
                    CASE WHEN \(job.fairnessKey)::text IS NULL THEN 0 ELSE (
                        SELECT count(*) + 1 FROM jobs
                        WHERE queue = \(job.queue) AND fairness_key = \(job.fairnessKey) AND state IN ('available', 'running')
                    ) END
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'pending') DO NOTHING
+            RETURNING 1
             """,
             logger: logger
         )
+        var inserted = false
+        for try await _ in rows { inserted = true }
+        return inserted
     }
 
     /// Nudges idle workers of `queues` (delivered when the transaction commits).

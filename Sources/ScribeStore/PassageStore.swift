@@ -206,6 +206,97 @@ public struct PassageStore: Sendable {
         }
     }
 
+    // MARK: Embeddings
+
+    /// Semantic candidates: the passages whose signs are nearest the
+    /// question's (Hamming distance) are compared by exact cosine; at most
+    /// this many, whatever the conversation's size.
+    static let semanticCandidates = 200
+
+    /// The passages of `conversationID` nearest `question` in meaning (cosine
+    /// similarity of unit vectors of the same model), best first, at most
+    /// `limit`, none under `minimumSimilarity`. `score` is the similarity.
+    public func nearest(conversationID: UUID, question: PassageEmbedding, model: String, minimumSimilarity: Double, limit: Int) async throws -> [RankedPassage] {
+        let statement = PassageNearestStatement(
+            conversationID: conversationID,
+            vector: question.vector,
+            bits: question.bits,
+            model: model,
+            minimumSimilarity: minimumSimilarity,
+            candidates: Self.semanticCandidates,
+            limit: limit
+        )
+        return try await database.withConnection { connection in
+            var found: [RankedPassage] = []
+            for try await row in try await connection.execute(statement, logger: logger) {
+                found.append(RankedPassage(messageID: row.0, filename: row.1, page: row.2, ordinal: row.3, body: row.4, score: row.5))
+            }
+            return found
+        }
+    }
+
+    /// Up to `limit` uploads with passages still to embed, oldest first.
+    public func uploadsToEmbed(limit: Int) async throws -> [UUID] {
+        try await database.withConnection { connection in
+            let rows = try await connection.query(
+                "SELECT upload_id FROM passages WHERE embedding IS NULL GROUP BY upload_id ORDER BY min(id) LIMIT \(limit)",
+                logger: logger
+            )
+            var uploads: [UUID] = []
+            for try await id in rows.decode(UUID.self) { uploads.append(id) }
+            return uploads
+        }
+    }
+
+    /// Forgets the embeddings another model wrote (their vectors cannot be
+    /// compared with this model's), so they are embedded again; how many.
+    public func forgetEmbeddings(notOf model: String) async throws -> Int {
+        try await database.withConnection(timeout: database.options.timeout * 10) { connection in
+            let rows = try await connection.query(
+                """
+                WITH forgotten AS (
+                    UPDATE passages SET embedding = NULL, embedding_bits = NULL, embedding_model = NULL
+                    WHERE embedding_model <> \(model) RETURNING 1
+                ) SELECT count(*) FROM forgotten
+                """,
+                logger: logger
+            )
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
+    /// Up to `limit` passages of `uploadID` still to embed, in order.
+    public func unembedded(uploadID: UUID, limit: Int) async throws -> [PassageToEmbed] {
+        try await database.withConnection { connection in
+            let rows = try await connection.query(
+                "SELECT id, body FROM passages WHERE upload_id = \(uploadID) AND embedding IS NULL ORDER BY id LIMIT \(limit)",
+                logger: logger
+            )
+            var passages: [PassageToEmbed] = []
+            for try await (id, body) in rows.decode((Int64, String).self) { passages.append(PassageToEmbed(id: id, body: body)) }
+            return passages
+        }
+    }
+
+    /// Writes `embeddings` (by passage id) as `model`'s, on the caller's
+    /// connection; a passage embedded already is left as it is. An empty
+    /// vector marks a passage the service refused for good (never asked again).
+    public func saveEmbeddings(_ embeddings: [(id: Int64, embedding: PassageEmbedding?)], model: String, on connection: PostgresConnection) async throws {
+        guard !embeddings.isEmpty else { return }
+        let vectors = embeddings.map { entry in
+            "{" + (entry.embedding?.vector.map { "\($0)" }.joined(separator: ",") ?? "") + "}"
+        }
+        try await connection.query(
+            """
+            UPDATE passages p SET embedding = e.vector::real[], embedding_bits = nullif(e.bits, '')::varbit, embedding_model = \(model)
+            FROM unnest(\(embeddings.map(\.id))::int8[], \(vectors)::text[], \(embeddings.map { $0.embedding?.bits ?? "" })::text[]) AS e(id, vector, bits)
+            WHERE p.id = e.id AND p.embedding IS NULL
+            """,
+            logger: logger
+        )
+    }
+
     // MARK: Backfill
 
     /// Up to `limit` uploads whose text was checkpointed before passages
@@ -233,6 +324,28 @@ public struct PassageStore: Sendable {
     /// Marks `uploadID`'s passages written, in the caller's transaction.
     public func markIndexed(uploadID: UUID, on connection: PostgresConnection) async throws {
         try await connection.query("UPDATE uploads SET passages_at = now() WHERE id = \(uploadID)", logger: logger)
+    }
+}
+
+/// A passage to embed (``PassageStore/unembedded(uploadID:limit:)``).
+public struct PassageToEmbed: Sendable, Hashable {
+    public var id: Int64
+    public var body: String
+}
+
+/// An embedding as Scribe stores and compares it: scaled to length 1 (so a
+/// dot product is the cosine), with its signs as a bit string (`1` for a
+/// positive dimension) for the cheap first pass of ``PassageStore/nearest(conversationID:question:model:minimumSimilarity:limit:)``.
+public struct PassageEmbedding: Sendable, Hashable {
+    public var vector: [Float]
+    public var bits: String
+
+    /// `raw` scaled to length 1; nil for a zero (or empty) vector, which has no direction.
+    public init?(_ raw: [Float]) {
+        let length = raw.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        guard length > 0, length.isFinite else { return nil }
+        vector = raw.map { Float(Double($0) / length) }
+        bits = String(raw.map { $0 > 0 ? "1" : "0" })
     }
 }
 
@@ -404,6 +517,54 @@ struct PassageSearchStatement: PostgresPreparedStatement {
         bindings.append(conversationID)
         bindings.append(question)
         bindings.append(exactTokens)
+        bindings.append(limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// The semantic ranking (see ``PassageStore/nearest(conversationID:question:model:minimumSimilarity:limit:)``):
+/// the nearest signs first, then exact cosine over those alone.
+struct PassageNearestStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH near AS (
+            SELECT p.id FROM passages p
+            WHERE p.conversation_id = $1 AND p.embedding_model = $4 AND length(p.embedding_bits) = length($3::varbit)
+            ORDER BY bit_count(p.embedding_bits # $3::varbit), p.id
+            LIMIT $6
+        ),
+        scored AS (
+            SELECT p.id, p.message_id, p.filename, p.page, p.ordinal, p.body,
+                   (SELECT sum(a::float8 * b) FROM unnest(p.embedding, $2::real[]) AS t(a, b)) AS similarity
+            FROM near JOIN passages p ON p.id = near.id
+        )
+        SELECT message_id, filename, page, ordinal, body, similarity FROM scored
+        WHERE similarity >= $5
+        ORDER BY similarity DESC, id
+        LIMIT $7
+        """
+
+    typealias Row = (UUID, String, Int?, Int, String, Double)
+
+    var conversationID: UUID
+    var vector: [Float]
+    var bits: String
+    var model: String
+    var minimumSimilarity: Double
+    var candidates: Int
+    var limit: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(conversationID)
+        bindings.append(vector)
+        bindings.append(bits)
+        bindings.append(model)
+        bindings.append(minimumSimilarity)
+        bindings.append(candidates)
         bindings.append(limit)
         return bindings
     }

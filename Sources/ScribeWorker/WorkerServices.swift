@@ -3,6 +3,7 @@ import ScribeChat
 import ScribeDocuments
 import ScribeOCR
 import ScribeFlows
+import ScribeLLM
 import ScribeQueue
 import ScribePostgres
 import ScribeStore
@@ -14,6 +15,9 @@ import ServiceLifecycle
 /// kept after the answer. The one place that
 /// builds them, for `scribe worker`, `scribe dev` and the tests.
 public enum WorkerServices {
+    /// The queue passages are embedded on (give it slots when there is an embedder).
+    public static let embeddingQueue = EmbeddingStage.queue
+
     /// The worker's services, to run beside the database in one service group.
     ///
     /// - Parameters:
@@ -22,6 +26,8 @@ public enum WorkerServices {
     ///   - stores: The stores over the running database.
     ///   - reader: Reads uploads (OCR engines, PDF limits).
     ///   - responder: Answers a file's message with the LLM.
+    ///   - embedder: Embeds passages for semantic retrieval (the `embed`
+    ///     queue must then have slots); nil when it is not configured.
     ///   - logger: The worker's logger.
     public static func make(
         configuration: QueueWorkerConfiguration,
@@ -29,10 +35,11 @@ public enum WorkerServices {
         stores: Stores,
         reader: DocumentReader,
         responder: ChatResponder,
+        embedder: EmbeddingsClient? = nil,
         logger: Logger
     ) -> [any Service] {
         let queue = JobQueue(database: stores.database, logger: logger)
-        let handlers: [any JobHandler] = [
+        var handlers: [any JobHandler] = [
             OCRStage(
                 uploads: stores.uploads, pages: stores.uploadPages, chunks: stores.uploadChunks, passages: stores.passages, queue: queue, reader: reader
             ),
@@ -40,7 +47,12 @@ public enum WorkerServices {
             AssemblyStage(uploads: stores.uploads, pages: stores.uploadPages, passages: stores.passages, queue: queue),
             AnswerStage(messages: stores.messages, uploads: stores.uploads, queue: queue, responder: responder, dropPayloadOnSuccess: payloadRetention == .zero),
         ]
-        var services: [any Service] = [
+        var services: [any Service] = []
+        if let embedder {
+            handlers.append(EmbeddingStage(passages: stores.passages, database: stores.database, embedder: embedder, logger: logger))
+            services.append(EmbeddingScheduler(passages: stores.passages, queue: queue, model: embedder.configuration.model, logger: logger))
+        }
+        services += [
             QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger),
             PassageBackfill(database: stores.database, passages: stores.passages, logger: logger),
         ]

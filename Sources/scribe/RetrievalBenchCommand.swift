@@ -7,12 +7,16 @@ import ScribeFlows
 import ScribeLLM
 import ScribePostgres
 import ScribeStore
+import ScribeWorker
 
 /// `scribe retrieval-bench`: plants facts on known pages of long English and
 /// Russian documents (``RetrievalCorpus``), asks for each after 20 unrelated
 /// turns, and checks whether the sentence that answers it is in the prompt
 /// (recall@prompt); then times the ranking over `--cost-pages` pages in one
-/// conversation. Prints one JSON line (used by `scripts/bench`). It writes a
+/// conversation. With `EMBEDDINGS_BASE_URL` and `EMBEDDINGS_MODEL` set, every
+/// passage is embedded first (as the worker's stage does) and the ranking is
+/// the fused one, its time including the question's embedding.
+/// Prints one JSON line (used by `scripts/bench`). It writes a
 /// user of its own into the configured database (DATABASE_URL) and deletes
 /// it at the end.
 struct RetrievalBenchCommand: AsyncParsableCommand {
@@ -61,14 +65,26 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
             let user = try await stores.users.createUser(
                 email: "retrieval-bench-\(UUID().uuidString.lowercased())@example.com", username: nil, passwordHash: "-", origin: AuditOrigin(address: nil, requestID: nil)
             )
+            let llm = runtime.makeLLMProvider()
             let responder = ChatResponder(
                 messages: stores.messages,
                 passages: stores.passages,
                 provider: ExtractiveProvider(),
                 systemPrompt: configuration.systemPrompt,
-                budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
+                budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens),
+                semantic: llm.embedder.map {
+                    SemanticRetrieval(embedder: $0, minimumSimilarity: configuration.embeddings?.minimumSimilarity ?? 0.4, logger: logger)
+                }
             )
-            let result = try await Self.measure(stores: stores, userID: user.id, responder: responder, command: self)
+            let embedding = llm.embedder.map { EmbeddingStage(passages: stores.passages, database: database, embedder: $0, logger: logger) }
+            let result: Report
+            do {
+                result = try await Self.measure(stores: stores, userID: user.id, responder: responder, embedding: embedding, command: self)
+            } catch {
+                try? await llm.shutdown()
+                throw error
+            }
+            try await llm.shutdown()
             if !keep {
                 try await database.withConnection { connection in
                     _ = try await connection.query("DELETE FROM users WHERE id = \(user.id)", logger: logger)
@@ -98,10 +114,16 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
         var searches: Int
         var searchP50Ms: Double
         var searchP99Ms: Double
+        /// The embedding model when the ranking was fused with semantic search, else nil.
+        var embeddingModel: String?
+        /// Seconds spent embedding the cost conversation's passages.
+        var embedSeconds: Double?
     }
 
-    /// Stores `document` in `conversationID` as one upload, indexed page by page as the stages index it.
-    static func store(_ document: RetrievalCorpus.Document, stores: Stores, userID: UUID, conversationID: UUID) async throws {
+    /// Stores `document` in `conversationID` as one upload, indexed page by
+    /// page as the stages index it, and embedded when there is an embedder.
+    @discardableResult
+    static func store(_ document: RetrievalCorpus.Document, stores: Stores, userID: UUID, conversationID: UUID, embedding: EmbeddingStage?) async throws -> UUID {
         let uploadID = UUID.v7()
         let pages = document.pages.indices.map { index in
             AttachmentPage(page: index + 1, source: "text_layer", rotation: 0, skew: 0, dpi: nil, confidence: nil, warning: nil)
@@ -127,9 +149,11 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
                 try await stores.passages.insert(passages, uploadID: uploadID, on: connection)
             }
         }
+        try await embedding?.embedPassages(of: uploadID)
+        return uploadID
     }
 
-    static func measure(stores: Stores, userID: UUID, responder: ChatResponder, command: RetrievalBenchCommand) async throws -> Report {
+    static func measure(stores: Stores, userID: UUID, responder: ChatResponder, embedding: EmbeddingStage?, command: RetrievalBenchCommand) async throws -> Report {
         // Recall: both documents in one conversation, 20 unrelated turns, then every question.
         let conversation = try await stores.conversations.createConversation(userID: userID, title: "retrieval bench")
         let english = RetrievalCorpus.document(
@@ -140,8 +164,8 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
             filename: "договор-поставки.pdf", pages: command.russianPages, facts: RetrievalCorpus.russianFacts,
             vocabulary: RetrievalCorpus.russianWords, seed: 12
         )
-        try await store(english, stores: stores, userID: userID, conversationID: conversation.id)
-        try await store(russian, stores: stores, userID: userID, conversationID: conversation.id)
+        try await store(english, stores: stores, userID: userID, conversationID: conversation.id, embedding: embedding)
+        try await store(russian, stores: stores, userID: userID, conversationID: conversation.id, embedding: embedding)
         for turn in 1...20 {
             let started = try await stores.messages.startChat(
                 userID: userID, conversationID: conversation.id, text: "Unrelated question \(turn): what should we cook tonight?", newTitle: "x"
@@ -179,8 +203,11 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
             vocabulary: RetrievalCorpus.englishWords, seed: 13
         )
         let indexStarted = ContinuousClock.now
-        try await store(big, stores: stores, userID: userID, conversationID: costConversation.id)
+        let bigUpload = try await store(big, stores: stores, userID: userID, conversationID: costConversation.id, embedding: nil)
         let indexSeconds = (ContinuousClock.now - indexStarted) / .seconds(1)
+        let embedStarted = ContinuousClock.now
+        try await embedding?.embedPassages(of: bigUpload)
+        let embedSeconds = (ContinuousClock.now - embedStarted) / .seconds(1)
         try await stores.database.withConnection { connection in
             _ = try await connection.query("ANALYZE passages", logger: Logger(label: "scribe.retrieval-bench"))
         }
@@ -189,7 +216,7 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
         for round in 0..<command.rounds {
             for (fact, _) in big.facts {
                 let started = ContinuousClock.now
-                let found = try await stores.passages.search(conversationID: costConversation.id, question: fact.question, limit: 24)
+                let found = try await responder.rank(fact.question, conversationID: costConversation.id)
                 times.append((ContinuousClock.now - started) / .milliseconds(1))
                 if round == 0, found.contains(where: { $0.body.contains(fact.sentence) }) { bigHits += 1 }
             }
@@ -210,7 +237,9 @@ struct RetrievalBenchCommand: AsyncParsableCommand {
             indexSeconds: indexSeconds,
             searches: times.count,
             searchP50Ms: percentile(0.5),
-            searchP99Ms: percentile(0.99)
+            searchP99Ms: percentile(0.99),
+            embeddingModel: embedding == nil ? nil : responder.semanticModel,
+            embedSeconds: embedding == nil ? nil : embedSeconds
         )
     }
 }

@@ -58,28 +58,41 @@ struct Runtime {
         )
     }
 
-    /// The configured LLM and the HTTP client it owns (shut it down when done).
+    /// The configured LLM, the embeddings service when there is one, and the
+    /// HTTP clients they own (shut them down when done).
     struct LLM {
         var provider: any LLMProvider
-        var httpClient: HTTPClient?
+        var embedder: EmbeddingsClient?
+        var httpClients: [HTTPClient]
 
         func shutdown() async throws {
-            try await httpClient?.shutdown()
+            for client in httpClients { try await client.shutdown() }
         }
     }
 
     func makeLLMProvider() -> LLM {
+        var llm: LLM
         switch configuration.llm {
         case .extractive:
             logger.notice("no LLM configured: answering with the offline extractive summariser")
-            return LLM(provider: MeasuredLLMProvider(ExtractiveProvider()), httpClient: nil)
+            llm = LLM(provider: MeasuredLLMProvider(ExtractiveProvider()), httpClients: [])
         case .chatCompletions(let endpoint):
-            let llm = ChatCompletionsClient.Configuration(endpoint)
-            logger.info("LLM configured", metadata: ["base_url": "\(llm.baseURL)", "model": "\(llm.model)"])
-            let httpClient = ChatCompletionsClient.makeHTTPClient(for: llm)
-            let client = ChatCompletionsClient(configuration: llm, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
-            return LLM(provider: MeasuredLLMProvider(client), httpClient: httpClient)
+            let chat = ChatCompletionsClient.Configuration(endpoint)
+            logger.info("LLM configured", metadata: ["base_url": "\(chat.baseURL)", "model": "\(chat.model)"])
+            let httpClient = ChatCompletionsClient.makeHTTPClient(for: chat)
+            let client = ChatCompletionsClient(configuration: chat, httpClient: httpClient, logger: Logger(label: "scribe.llm"))
+            llm = LLM(provider: MeasuredLLMProvider(client), httpClients: [httpClient])
         }
+        if let settings = configuration.embeddings {
+            let embeddings = EmbeddingsClient.Configuration(settings)
+            logger.info("embeddings configured", metadata: ["base_url": "\(embeddings.baseURL)", "model": "\(embeddings.model)"])
+            var http = HTTPClient.Configuration()
+            http.connectionPool.retryConnectionEstablishment = false
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+            llm.embedder = EmbeddingsClient(configuration: embeddings, httpClient: httpClient, logger: Logger(label: "scribe.embeddings"))
+            llm.httpClients.append(httpClient)
+        }
+        return llm
     }
 
     /// The longest a synchronous chat request can take: the LLM's total
@@ -93,13 +106,20 @@ struct Runtime {
         return max(llm + configuration.databaseTimeout * 4, .seconds(150))
     }
 
-    func makeResponder(stores: Stores, provider: any LLMProvider) -> ChatResponder {
+    func makeResponder(stores: Stores, llm: LLM) -> ChatResponder {
         ChatResponder(
             messages: stores.messages,
             passages: stores.passages,
-            provider: provider,
+            provider: llm.provider,
             systemPrompt: configuration.systemPrompt,
-            budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens)
+            budget: ContextBudget(maxMessages: configuration.historyMaxMessages, maxTokens: configuration.contextMaxTokens),
+            semantic: llm.embedder.map { embedder in
+                SemanticRetrieval(
+                    embedder: embedder,
+                    minimumSimilarity: configuration.embeddings?.minimumSimilarity ?? 0.4,
+                    logger: Logger(label: "scribe.embeddings")
+                )
+            }
         )
     }
 
@@ -114,13 +134,14 @@ struct Runtime {
 
     /// The worker's services (the queue worker with the file flow's stages,
     /// and what runs beside it); see ``WorkerServices``.
-    func makeWorkerServices(stores: Stores, provider: any LLMProvider, ocr: OCREnginePool) -> [any Service] {
+    func makeWorkerServices(stores: Stores, llm: LLM, ocr: OCREnginePool) -> [any Service] {
         WorkerServices.make(
             configuration: configuration.queueWorker,
             payloadRetention: configuration.worker.payloadRetention,
             stores: stores,
             reader: DocumentReader(pool: ocr, configuration: configuration.ocrEngines),
-            responder: makeResponder(stores: stores, provider: provider),
+            responder: makeResponder(stores: stores, llm: llm),
+            embedder: llm.embedder,
             logger: Logger(label: "scribe.worker")
         )
     }
@@ -177,11 +198,11 @@ struct Runtime {
         services.append(CloseOnShutdown { try await llm.shutdown() })
         if let ocr {
             services.append(CloseOnShutdown { await ocr.shutdown() })
-            services += makeWorkerServices(stores: stores, provider: llm.provider, ocr: ocr)
+            services += makeWorkerServices(stores: stores, llm: llm, ocr: ocr)
         }
         if roles.contains(.api), let jwtSecret {
             let endpoint = configuration.metricsPort == nil ? metrics.map(metricsEndpoint) : nil
-            services += await makeAPIServices(stores: stores, provider: llm.provider, jwtSecret: jwtSecret, metrics: endpoint)
+            services += await makeAPIServices(stores: stores, llm: llm, jwtSecret: jwtSecret, metrics: endpoint)
         }
         // The signals are `stop`'s: it shuts the group down gracefully.
         var group = ServiceGroupConfiguration(services: services, logger: logger)
@@ -208,7 +229,7 @@ struct Runtime {
     /// the application, and the event hub (listed after the application so
     /// that it stops first, ending the event streams the server then drains).
     /// `metrics`, when given, is served at `GET /metrics` on the API's port.
-    func makeAPIServices(stores: Stores, provider: any LLMProvider, jwtSecret: String, metrics: MetricsEndpoint? = nil) async -> [any Service] {
+    func makeAPIServices(stores: Stores, llm: LLM, jwtSecret: String, metrics: MetricsEndpoint? = nil) async -> [any Service] {
         let events = EventHub(
             database: stores.database,
             events: stores.events,
@@ -216,7 +237,7 @@ struct Runtime {
             retention: configuration.eventRetention,
             logger: Logger(label: "scribe.events")
         )
-        let responder = makeResponder(stores: stores, provider: provider)
+        let responder = makeResponder(stores: stores, llm: llm)
         var dependencies = APIDependencies(
             stores: stores,
             tokens: await AccessTokens(secret: jwtSecret, lifetime: configuration.tokenLifetime),

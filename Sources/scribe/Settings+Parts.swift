@@ -3,6 +3,7 @@ import ScribeFlows
 import ScribeLLM
 import ScribeOCR
 import ScribeQueue
+import ScribeWorker
 
 // Each part's configuration from the settings read from the environment:
 // the one place where the configuration meets the modules it configures.
@@ -11,10 +12,13 @@ extension QueueWorkerConfiguration {
     /// A worker's queues and timings: the file flow's stages on queues of
     /// their own (OCR on the engines, LLM calls up to `llmConcurrency`), and
     /// `default` for any other background work.
-    init(_ settings: WorkerSettings, ocrEngines: Int, llmConcurrency: Int) {
+    /// With embeddings configured, the `embed` queue gets `embeddingsConcurrency` slots.
+    init(_ settings: WorkerSettings, ocrEngines: Int, llmConcurrency: Int, embeddingsConcurrency: Int? = nil) {
+        var queues = ["default": settings.defaultQueueConcurrency]
+            .merging(FileFlow.queues(ocrEngines: ocrEngines, llmConcurrency: llmConcurrency)) { first, _ in first }
+        if let embeddingsConcurrency { queues[WorkerServices.embeddingQueue] = embeddingsConcurrency }
         self.init(
-            queues: ["default": settings.defaultQueueConcurrency]
-                .merging(FileFlow.queues(ocrEngines: ocrEngines, llmConcurrency: llmConcurrency)) { first, _ in first },
+            queues: queues,
             leaseDuration: settings.leaseDuration,
             pollInterval: settings.pollInterval,
             rescueInterval: settings.rescueInterval,
@@ -57,10 +61,16 @@ extension ChatCompletionsClient.Configuration {
     }
 }
 
+extension EmbeddingsClient.Configuration {
+    init(_ settings: EmbeddingsSettings) {
+        self.init(baseURL: settings.baseURL, apiKey: settings.apiKey, model: settings.model, timeout: settings.timeout, batchSize: settings.batchSize)
+    }
+}
+
 extension ScribeConfiguration {
     /// How a worker process runs its queues.
     var queueWorker: QueueWorkerConfiguration {
-        QueueWorkerConfiguration(worker, ocrEngines: ocr.engineCount, llmConcurrency: llmConcurrency)
+        QueueWorkerConfiguration(worker, ocrEngines: ocr.engineCount, llmConcurrency: llmConcurrency, embeddingsConcurrency: embeddings?.concurrency)
     }
 
     /// The OCR engines' configuration.

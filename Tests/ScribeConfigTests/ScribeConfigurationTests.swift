@@ -54,9 +54,27 @@ import Testing
         ["METRICS_PORT": "metrics"],
         ["METRICS_PORT": "70000"],
         ["METRICS_TOKEN": "short"],
+        ["EMBEDDINGS_BASE_URL": "http://x/v1"],
+        ["EMBEDDINGS_MODEL": "nomic-embed-text"],
+        ["EMBEDDINGS_BASE_URL": "file:///v1", "EMBEDDINGS_MODEL": "m"],
+        ["EMBEDDINGS_BASE_URL": "http://x/v1", "EMBEDDINGS_MODEL": "m", "EMBEDDINGS_MIN_SIMILARITY": "2"],
+        ["EMBEDDINGS_BASE_URL": "http://x/v1", "EMBEDDINGS_MODEL": "m", "EMBEDDINGS_BATCH_SIZE": "0"],
     ])
     func rejectsBadSettingsNamingTheVariable(_ environment: [String: String]) {
         #expect(throws: ConfigurationError.self) { try ScribeConfiguration(environment: environment) }
+    }
+
+    @Test func embeddingsAreOffUnlessAServiceAndAModelAreSet() throws {
+        #expect(try ScribeConfiguration(environment: [:]).embeddings == nil)
+        let embeddings = try #require(
+            try ScribeConfiguration(environment: [
+                "EMBEDDINGS_BASE_URL": "http://127.0.0.1:11434/v1", "EMBEDDINGS_MODEL": "nomic-embed-text", "EMBEDDINGS_API_KEY": "secret-key",
+                "EMBEDDINGS_CONCURRENCY": "4", "EMBEDDINGS_MIN_SIMILARITY": "0.55",
+            ]).embeddings
+        )
+        #expect(embeddings.model == "nomic-embed-text" && embeddings.concurrency == 4 && embeddings.minimumSimilarity == 0.55)
+        #expect(embeddings.batchSize == 32 && embeddings.timeout == .seconds(10))
+        #expect(!embeddings.description.contains("secret-key"))
     }
 
     @Test func metricsAreOnTheAPIPortUnlessAPortOfTheirOwnIsSet() throws {

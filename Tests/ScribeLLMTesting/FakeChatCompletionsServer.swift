@@ -6,6 +6,9 @@ import Synchronization
 
 /// An OpenAI-compatible Chat Completions server on loopback HTTP, for tests.
 ///
+/// It also answers `POST …/embeddings` with ``FakeEmbedding``s (failures
+/// scripted by ``enqueueEmbeddings(_:)``), as an embeddings service beside it.
+///
 /// It answers `POST …/chat/completions` from a queue of scripted ``Behaviour``s, falling back to
 /// a default behaviour (``Behaviour/echo`` unless told otherwise) when the queue is empty, and
 /// records every request it receives (unless told not to, for long runs whose memory must stay
@@ -33,6 +36,9 @@ public final class FakeChatCompletionsServer: Sendable {
         var port: Int?
         var inFlight = 0
         var mostInFlight = 0
+        var embeddingFailures: [Behaviour] = []
+        var embeddingRequests = 0
+        var embeddedTexts = 0
     }
 
     /// The interface the server binds to, e.g. `127.0.0.1`.
@@ -208,6 +214,9 @@ public final class FakeChatCompletionsServer: Sendable {
             let stats = state.withLock { ["requests": $0.received, "in_flight": $0.inFlight, "max_in_flight": $0.mostInFlight] }
             return Self.json(200, JSON.string(stats))
         }
+        if request.method == .post, path.hasSuffix("/embeddings") {
+            return try await embeddings(for: request)
+        }
         guard request.method == .post, path.hasSuffix("/chat/completions") else {
             return Self.json(404, JSON.string(["error": ["message": "No route for \(request.method) \(path)", "type": "not_found"]]))
         }
@@ -229,6 +238,62 @@ public final class FakeChatCompletionsServer: Sendable {
         }
         defer { state.withLock { $0.inFlight -= 1 } }
         return try await answer(recorded, with: behaviour, number: number)
+    }
+
+    // MARK: - Embeddings
+
+    /// Answers the next embeddings requests with `behaviours` (a `.status`,
+    /// a `.delay(…, then: …)` or `.malformedJSON`), then with embeddings again.
+    public func enqueueEmbeddings(_ behaviours: Behaviour...) {
+        state.withLock { $0.embeddingFailures.append(contentsOf: behaviours) }
+    }
+
+    /// How many embeddings requests were received, and how many texts they carried.
+    public var embeddingCounts: (requests: Int, texts: Int) {
+        state.withLock { ($0.embeddingRequests, $0.embeddedTexts) }
+    }
+
+    /// `POST …/embeddings`: one ``FakeEmbedding`` per input, OpenAI's shape.
+    private func embeddings(for request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+        let parsed = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
+        let inputs: [String]? = (parsed?["input"] as? [String]) ?? (parsed?["input"] as? String).map { [$0] }
+        guard let inputs, !inputs.isEmpty else {
+            return Self.json(400, JSON.string(["error": ["message": "'input' must be a string or a non-empty list of strings", "type": "invalid_request_error"]]))
+        }
+        let recorded = RecordedRequest(
+            method: request.method.rawValue,
+            path: request.uri.path,
+            authorization: request.headers[.authorization],
+            contentType: request.headers[.contentType],
+            body: Array(body.readableBytesView)
+        )
+        var behaviour = state.withLock { state -> Behaviour? in
+            if recordsRequests { state.requests.append(recorded) }
+            state.embeddingRequests += 1
+            state.embeddedTexts += inputs.count
+            return state.embeddingFailures.isEmpty ? nil : state.embeddingFailures.removeFirst()
+        }
+        while case .delay(let duration, let next)? = behaviour {
+            try await Task.sleep(for: duration)
+            if case .echo = next { behaviour = nil } else { behaviour = next }
+        }
+        switch behaviour {
+        case .status(let status, let body, let retryAfter)?:
+            var response = Self.json(status, body)
+            if let retryAfter { response.headers[.retryAfter] = retryAfter }
+            return response
+        case .malformedJSON?:
+            return Self.json(200, #"{"data": [{"embedding": [0.1, "#)
+        default:
+            let data = inputs.enumerated().map { index, text in
+                ["object": "embedding", "index": index, "embedding": FakeEmbedding.vector(for: text).map(Double.init)] as [String: Any]
+            }
+            let tokens = inputs.reduce(0) { $0 + ($1.utf8.count + 3) / 4 }
+            let model = parsed?["model"] as? String ?? "fake-embedding"
+            return Self.json(200, JSON.string(["object": "list", "data": data, "model": model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens]]))
+        }
     }
 
     private func answer(_ request: RecordedRequest, with behaviour: Behaviour, number: Int) async throws -> Response {

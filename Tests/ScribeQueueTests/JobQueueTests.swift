@@ -43,6 +43,34 @@ import Testing
         }
     }
 
+    @Test func aUniqueKeyAllowsOneUnfinishedJobAtATime() async throws {
+        try await Self.withQueue { queue, database in
+            func enqueue(_ n: Int) async throws -> Bool {
+                try await database.transaction { connection in
+                    try await queue.enqueue(try NewJob(kind: "unique", queue: "unique", args: Args(n: n), maxAttempts: 3, uniqueKey: "the-one"), on: connection)
+                }
+            }
+            #expect(try await enqueue(1))
+            #expect(try await !enqueue(2), "one is waiting")
+            let claimed = try #require(try await queue.claim(queue: "unique", workerID: "w", limit: 5, lease: .seconds(30)).first)
+            #expect(try claimed.decodeArgs(Args.self).n == 1)
+            #expect(try await !enqueue(3), "one is running")
+            try await database.transaction { connection in try await queue.complete(claimed.lease, on: connection) }
+            #expect(try await enqueue(4), "the first has finished")
+            // Many at once: one gets in.
+            let first = try #require(try await queue.claim(queue: "unique", workerID: "w", limit: 5, lease: .seconds(30)).first)
+            try await database.transaction { connection in try await queue.complete(first.lease, on: connection) }
+            let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for n in 0..<8 { group.addTask { try await enqueue(10 + n) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(inserted == 1)
+            // Jobs without a key are not limited.
+            try await Self.enqueue(3, kind: "unique", on: queue, database)
+            #expect(try await queue.claim(queue: "unique", workerID: "w", limit: 10, lease: .seconds(30)).count == 4)
+        }
+    }
+
     @Test func aJobCompletesOnlyUnderTheLeaseThatHoldsIt() async throws {
         try await Self.withQueue { queue, database in
             try await Self.enqueue(1, kind: "once", on: queue, database)

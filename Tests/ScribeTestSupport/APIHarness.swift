@@ -32,6 +32,7 @@ public func withAPI(
     loginThrottle: LoginThrottlePolicy = LoginThrottlePolicy(),
     http: HTTPPolicy = HTTPPolicy(),
     botHistoryMessages: Int = 5,
+    semantic: SemanticRetrieval? = nil,
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
     let url = if let database { database } else { try await TestDatabase.shared() }
@@ -43,7 +44,8 @@ public func withAPI(
         passages: stores.passages,
         provider: provider,
         systemPrompt: "You are a test assistant.",
-        budget: ContextBudget(maxMessages: 10, maxTokens: 4000)
+        budget: ContextBudget(maxMessages: 10, maxTokens: 4000),
+        semantic: semantic
     )
     let events = EventHub(database: stores.database, events: stores.events, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
     let dependencies = APIDependencies(

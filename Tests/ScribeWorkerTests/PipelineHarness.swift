@@ -33,23 +33,28 @@ func withPipeline(
     ocr: OCRConfiguration = OCRConfiguration(languages: "eng+rus", engineCount: 1),
     queue: QueueWorkerConfiguration = fastQueue,
     jobMaxAttempts: Int = 3,
+    semantic: SemanticRetrieval? = nil,
     _ body: @Sendable (APIClient) async throws -> Void
 ) async throws {
+    var queue = queue
+    if semantic != nil { queue.queues[WorkerServices.embeddingQueue] = 2 }
     let pool = try OCREnginePool(configuration: ocr, logger: TestDatabase.logger)
     do {
         try await withAPI(
             provider: provider,
             uploads: UploadLimits(maxFileBytes: 8 << 20, maxRequestBytes: 16 << 20, maxFiles: 5, jobMaxAttempts: jobMaxAttempts),
             database: try await TestDatabase.createMigrated(),
-            services: { stores, responder in
+            services: { [queue] stores, responder in
                 WorkerServices.make(
                     configuration: queue,
                     stores: stores,
                     reader: DocumentReader(pool: pool, configuration: ocr),
                     responder: responder,
+                    embedder: semantic?.embedder,
                     logger: TestDatabase.logger
                 )
             },
+            semantic: semantic,
             body
         )
     } catch {
