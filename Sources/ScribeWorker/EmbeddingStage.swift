@@ -108,7 +108,7 @@ struct EmbeddingScheduler: Service {
                     if count > 0 { logger.notice("the embedding model changed: passages will be embedded again", metadata: ["passages": "\(count)", "model": "\(model)"]) }
                     forgotten = true
                 }
-                try await cancelWhenGracefulShutdown { try await enqueueDue() }
+                _ = try await cancelWhenGracefulShutdown { try await enqueueDue() }
                 failing = false
             } catch {
                 if !failing { logger.warning("could not schedule passage embeddings; retrying", metadata: ["error": "\(error)"]) }
