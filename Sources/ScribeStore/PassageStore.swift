@@ -37,6 +37,9 @@ public struct RankedPassage: Sendable, Hashable {
     /// rarity in the conversation times how often it occurs (saturating).
     public var score: Double
 
+    /// How a ranking statement returns one: message, file, page, ordinal, body, score.
+    typealias Row = (UUID, String, Int?, Int, String, Double)
+
     public init(messageID: UUID, filename: String, page: Int?, ordinal: Int, body: String, score: Double) {
         self.messageID = messageID
         self.filename = filename
@@ -150,7 +153,13 @@ public struct PassageStore: Sendable {
             exactTokens: PassageIndex.exactTokens(in: question),
             limit: limit
         )
-        return try await database.withConnection { connection in
+        return try await ranked(statement)
+    }
+
+    /// The passages a ranking statement found, in its order.
+    private func ranked<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [RankedPassage]
+    where Statement.Row == RankedPassage.Row {
+        try await database.withConnection { [logger] connection in
             var found: [RankedPassage] = []
             for try await row in try await connection.execute(statement, logger: logger) {
                 found.append(RankedPassage(messageID: row.0, filename: row.1, page: row.2, ordinal: row.3, body: row.4, score: row.5))
@@ -226,13 +235,7 @@ public struct PassageStore: Sendable {
             candidates: Self.semanticCandidates,
             limit: limit
         )
-        return try await database.withConnection { connection in
-            var found: [RankedPassage] = []
-            for try await row in try await connection.execute(statement, logger: logger) {
-                found.append(RankedPassage(messageID: row.0, filename: row.1, page: row.2, ordinal: row.3, body: row.4, score: row.5))
-            }
-            return found
-        }
+        return try await ranked(statement)
     }
 
     /// Up to `limit` uploads with passages still to embed, oldest first.
@@ -505,7 +508,7 @@ struct PassageSearchStatement: PostgresPreparedStatement {
         LIMIT $4
         """#
 
-    typealias Row = (UUID, String, Int?, Int, String, Double)
+    typealias Row = RankedPassage.Row
 
     var conversationID: UUID
     var question: String
@@ -547,7 +550,7 @@ struct PassageNearestStatement: PostgresPreparedStatement {
         LIMIT $7
         """
 
-    typealias Row = (UUID, String, Int?, Int, String, Double)
+    typealias Row = RankedPassage.Row
 
     var conversationID: UUID
     var vector: [Float]

@@ -20,6 +20,7 @@ import Testing
         let databaseURL = plainURL.replacingOccurrences(of: "://postgres@", with: "://postgres:\(databasePassword)@")
         #expect(databaseURL.contains(databasePassword))
         let llmKey = "sk-llm-\(UUID().uuidString)"
+        let embeddingsKey = "sk-emb-\(UUID().uuidString)"
         let jwtSecret = "jwt-\(UUID().uuidString)-\(UUID().uuidString)"
         let password = "Pw-\(UUID().uuidString.prefix(12))"
         let wrongPassword = "Wrong-\(UUID().uuidString.prefix(12))"
@@ -31,7 +32,10 @@ import Testing
             var environment = WorkerProcessTests.workerEnvironment(
                 databaseURL: databaseURL,
                 llm: llm.baseURL,
-                extra: ["LOG_LEVEL": "trace", "LLM_API_KEY": llmKey, "JWT_SECRET": jwtSecret, "BCRYPT_COST": "4", "PORT": "\(port)"]
+                extra: [
+                    "LOG_LEVEL": "trace", "LLM_API_KEY": llmKey, "JWT_SECRET": jwtSecret, "BCRYPT_COST": "4", "PORT": "\(port)",
+                    "EMBEDDINGS_BASE_URL": llm.baseURL, "EMBEDDINGS_MODEL": "fake-embedding", "EMBEDDINGS_API_KEY": embeddingsKey,
+                ]
             )
             environment["HOST"] = "127.0.0.1"
             try await withChildProcesses(grace: .seconds(5)) { processes in
@@ -83,6 +87,9 @@ import Testing
                 #expect(refused.status == 401)
                 #expect(llm.requests.contains { $0.authorization == "Bearer \(llmKey)" }, "the LLM key was in use")
 
+                // The worker's embedding stage has called the embeddings service with its key.
+                try await waitUntil("the note's passages are embedded") { llm.embeddingCounts.requests > 0 }
+                #expect(llm.requests.contains { $0.authorization == "Bearer \(embeddingsKey)" })
                 #expect(await api.stop() == 0)
                 #expect(await worker.stop() == 0)
 
@@ -90,7 +97,7 @@ import Testing
                 #expect(text.split(separator: "\n").count > 50, "trace logging was on")
                 let secrets = [
                     "password": password, "wrong password": wrongPassword, "access token": token, "stream token": streamToken,
-                    "service key": key, "service key's secret part": String(key.dropFirst(14)), "LLM key": llmKey,
+                    "service key": key, "service key's secret part": String(key.dropFirst(14)), "LLM key": llmKey, "embeddings key": embeddingsKey,
                     "JWT secret": jwtSecret, "database password": databasePassword,
                 ]
                 for (name, secret) in secrets {
