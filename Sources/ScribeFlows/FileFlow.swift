@@ -121,9 +121,7 @@ public struct FileFlow: Sendable {
                 if let dailyLimit = quota.dailyLimit {
                     _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
                 }
-                if let maxFilesInFlight = quota.maxFilesInFlight {
-                    try await stores.usage.checkFilesInFlight(userID: userID, limit: maxFilesInFlight, on: connection)
-                }
+                try await stores.usage.reserveFilesInFlight(files.count, userID: userID, limit: quota.maxFilesInFlight, on: connection)
                 try await queue.notify(queues, on: connection)
                 return enqueued
             }

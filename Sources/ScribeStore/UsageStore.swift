@@ -118,26 +118,30 @@ public struct UsageStore: Sendable {
         }
     }
 
-    /// Checks that `userID`'s files still waiting to be read or answered,
-    /// counting those the caller's transaction just added, are within
-    /// `limit`. It locks the person until the transaction ends, so concurrent
-    /// uploads of one person are counted one after another and the cap holds
-    /// exactly: call it last, just before the commit, to hold the lock briefly.
+    /// Counts `count` more of `userID`'s files in flight (uploaded, not yet
+    /// answered or failed; sql/017 counts them down as they land), refusing
+    /// them if that would pass `limit`. One `UPDATE … WHERE files + k <=
+    /// limit` on the person's counter row, as the daily charge: O(1) however
+    /// many files are in flight, exact under concurrent uploads (they queue on
+    /// the row until the commit; call it last). With no limit it only counts.
     ///
-    /// - Throws: ``FilesInFlightLimitReached`` when there are too many; roll back then.
-    public func checkFilesInFlight(userID: UUID, limit: Int, on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(userID.uuidString), 12))", logger: logger)
-        // A new statement: its snapshot sees every upload committed before the lock was ours.
+    /// - Throws: ``FilesInFlightLimitReached`` when they do not fit; roll back then.
+    public func reserveFilesInFlight(_ count: Int, userID: UUID, limit: Int?, on connection: PostgresConnection) async throws {
+        let cap = limit ?? Int(Int32.max)
         let rows = try await connection.query(
             """
-            SELECT count(*) FROM uploads u JOIN messages m ON m.id = u.message_id
-            WHERE u.user_id = \(userID) AND u.answered_at IS NULL AND m.status IN ('queued', 'processing')
+            INSERT INTO files_in_flight AS f (user_id, files) SELECT \(userID), \(count) WHERE \(count) <= \(cap)
+            ON CONFLICT (user_id) DO UPDATE SET files = f.files + excluded.files WHERE f.files + excluded.files <= \(cap)
+            RETURNING files
             """,
             logger: logger
         )
-        for try await inFlight in rows.decode(Int.self) where inFlight > limit {
-            throw FilesInFlightLimitReached(limit: limit, inFlight: inFlight)
-        }
+        for try await _ in rows.decode(Int.self) { return }
+        guard let limit else { return }
+        let held = try await connection.query("SELECT files FROM files_in_flight WHERE user_id = \(userID)", logger: logger)
+        var inFlight = 0
+        for try await files in held.decode(Int.self) { inFlight = files }
+        throw FilesInFlightLimitReached(limit: limit, inFlight: inFlight + count)
     }
 }
 

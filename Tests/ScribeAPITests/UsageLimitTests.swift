@@ -71,6 +71,47 @@ import Testing
             #expect(try await api.upload(token: other, conversationID: theirs, files: [Self.note]).status == .accepted)
         }
     }
+
+    @Test func aFileThatLandsOrIsDeletedGivesItsPlaceBack() async throws {
+        try await withAPI(limits: RequestLimits(maxFilesInFlight: 2)) { api in
+            let (token, _) = try await api.registerUser()
+            let first = try await api.createConversation(token)
+            let second = try await api.createConversation(token)
+            func upload(_ conversation: String) async throws -> APIClient.Reply {
+                try await api.upload(token: token, conversationID: conversation, files: [Self.note])
+            }
+            let owner = try await api.conversationOwner(first)
+            func counted() async throws -> (counter: Int, actual: Int) {
+                try await api.stores.database.withConnection { connection in
+                    let rows = try await connection.query(
+                        """
+                        SELECT (SELECT coalesce(sum(files), 0)::int8 FROM files_in_flight WHERE user_id = \(owner)),
+                               (SELECT count(*) FROM uploads u JOIN messages m ON m.id = u.message_id
+                                WHERE u.user_id = \(owner) AND u.answered_at IS NULL AND m.status IN ('queued', 'processing'))
+                        """,
+                        logger: TestDatabase.logger
+                    )
+                    for try await pair in rows.decode((Int, Int).self) { return pair }
+                    return (-1, -1)
+                }
+            }
+            let failing = try #require(try await upload(first)["message_id"] as? String)
+            #expect(try await upload(first).status == .accepted)
+            #expect(try await upload(first).status == .tooManyRequests)
+            // A file that fails (as a stage fails it) gives its place back.
+            try await api.execute(unsafeSQL: "UPDATE messages SET status = 'failed', error = 'unreadable' WHERE id = '\(failing)'")
+            #expect(try await counted() == (1, 1))
+            #expect(try await upload(first).status == .accepted)
+            #expect(try await upload(second).status == .tooManyRequests)
+            // A conversation deleted with its files in flight gives theirs back.
+            #expect(try await api.send(.delete, "/v1/conversations/\(first)", token: token).status == .noContent)
+            #expect(try await counted() == (0, 0))
+            #expect(try await upload(second).status == .accepted)
+            #expect(try await upload(second).status == .accepted)
+            #expect(try await upload(second).status == .tooManyRequests)
+            #expect(try await counted() == (2, 2))
+        }
+    }
 }
 
 @Suite struct ServiceRecordPruningTests {
