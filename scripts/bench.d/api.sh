@@ -62,6 +62,7 @@ api_benchmarks() {
   if step upload; then upload; fi
   if step big-uploads; then big_uploads; fi
   if step upload-beside-ocr; then upload_beside_ocr; fi
+  if step busy-person; then upload_people; fi
   if step fairness; then fairness; fi
   if step files; then files_through_stages; fi
   if step history; then history_poll; fi

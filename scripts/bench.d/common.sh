@@ -85,7 +85,10 @@ api_pid=
 token=
 
 # api_start [NAME]: starts `scribe api` (logs in $logs/NAME.log and NAME.time, "api"
-# by default) and registers a user; sets api_port, api_pid and token.
+# by default) and registers a user; sets api_port, api_pid and token. The
+# files-in-flight cap is on, as in production, but far above what one bench
+# person uploads (BENCH_MAX_FILES_IN_FLIGHT, default 10,000,000): its cost is
+# measured, its refusals are not.
 api_start() {
   local name=${1:-api}
   api_port=$(free_port)
@@ -93,7 +96,7 @@ api_start() {
   secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   log "starting scribe api on 127.0.0.1:$api_port"
   start_proc "$name" "$logs/$name.log" "$logs/$name.time" \
-    JWT_SECRET="$secret" PORT="$api_port" HOST=127.0.0.1 BCRYPT_COST=4 "$scribe" api
+    JWT_SECRET="$secret" PORT="$api_port" HOST=127.0.0.1 BCRYPT_COST=4 MAX_FILES_IN_FLIGHT="${BENCH_MAX_FILES_IN_FLIGHT:-10000000}" "$scribe" api
   api_pid=$started_pid
   wait_ready "$api_port" "$api_pid"
   local email="bench-$RANDOM$RANDOM@example.com"

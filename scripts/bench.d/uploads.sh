@@ -4,7 +4,8 @@
 # row, num, run_wrk, api_call), and sets quick, helpers, logs, work, rows,
 # pgport, scribe and the exported environment (start_stack).
 
-# 3. Uploads (the API alone), 3b. beside a busy worker, 7. fair turns.
+# 3. Uploads (the API alone), 3b. beside a busy worker, 3d. one busy person
+# against many people, 7. fair turns.
 
 upload() {
   local connections duration boundary="ScribeBenchBoundary7d3f2a9c"
@@ -66,6 +67,52 @@ upload_beside_ocr() {
   rps10=$(IFS=/; echo "${rps_10[*]}"); rps0=$(IFS=/; echo "${rps_0[*]}")
   row 3b "upload beside a worker OCRing the backlog" "p99 $p99_10 ms ($rps10 req/s) with OCR threads at nice 10; p99 $p99_0 ms ($rps0 req/s) at nice 0 (${kb} KB page, $connections connections, runs alternated)" "report p99 (was 509 ms)"
   sql "DELETE FROM conversations WHERE id = '$conversation'"
+  sql "CHECKPOINT"
+}
+
+# 3d. One busy person (a bot, or the page sending many files at once) against
+# 100 people uploading once each: the same 140 KB page on 100 connections, beside
+# a worker OCRing the backlog at its default OCR_NICE. The two alternate (twice
+# each in a full run). One person's uploads must not queue behind each other.
+upload_people() {
+  local connections duration people boundary="ScribeBenchBoundary7d3f2a9c" worker_pid
+  if [ $quick -eq 1 ]; then connections=10 duration=3s people=10; else connections=100 duration=20s people=100; fi
+  local conversation accounts=$work/accounts.txt
+  conversation=$(api_call POST /v1/conversations '{"title": "bench one busy person"}' | py json-get id)
+  pdftoppm -r 450 -gray -png -singlefile Tests/Fixtures/ocr/letter_ru_text.pdf "$work/page" \
+    || fail "3d: pdftoppm could not render the page"
+  py multipart "$work/people.body" "$boundary" "$conversation" "$work/page.png"
+  local kb=$(( $(stat -c %s "$work/page.png") / 1024 ))
+  : >"$accounts"
+  local i person_token person_conversation
+  for i in $(seq 1 "$people"); do
+    person_token=$(api_call POST /v1/auth/register "{\"email\": \"person-$i-$RANDOM$RANDOM@example.com\", \"password\": \"bench-password-1234\"}" | py json-get access_token)
+    person_conversation=$(token=$person_token api_call POST /v1/conversations '{"title": "bench person"}' | py json-get id)
+    echo "$person_token $person_conversation" >>"$accounts"
+  done
+  local order=(one many) run=0 one_rps=() one_p99=() many_rps=() many_p99=() who
+  [ $quick -eq 1 ] || order=(one many one many)
+  for who in "${order[@]}"; do
+    run=$((run + 1))
+    clear_queue
+    sql "CHECKPOINT"
+    start_proc "worker (3d run $run)" "$logs/worker-people-$run.log" "" WORKER_SHUTDOWN_GRACE_SECONDS=1 "$scribe" worker
+    worker_pid=$started_pid
+    log "3d upload beside OCR, $([ "$who" = one ] && echo "one person" || echo "$people people") on $connections connections (run $run): ${kb} KB page, $duration"
+    BENCH_BODY_FILE="$work/people.body" BENCH_BOUNDARY="$boundary" BENCH_TOKEN="$token" BENCH_CONVERSATION="$conversation" \
+      BENCH_ACCOUNTS="$([ "$who" = many ] && echo "$accounts")" \
+      run_wrk "upload, $who" "$logs/wrk-people-$run.log" -t2 -c"$connections" -d"$duration" --latency \
+      -s "$helpers/upload.lua" "http://127.0.0.1:$api_port/v1/chat/file"
+    check_alive "$api_pid" "$worker_pid"
+    if [ "$who" = one ]; then one_rps+=("$(num "$wrk_rps")"); one_p99+=("$wrk_p99"); else many_rps+=("$(num "$wrk_rps")"); many_p99+=("$wrk_p99"); fi
+    stop_procs "$worker_pid"
+  done
+  clear_queue
+  row 3d "upload beside OCR: $people people once each / one person" \
+    "$people people: $(IFS=/; echo "${many_rps[*]}") req/s, p99 $(IFS=/; echo "${many_p99[*]}") ms; one person: $(IFS=/; echo "${one_rps[*]}") req/s, p99 $(IFS=/; echo "${one_p99[*]}") ms (${kb} KB page, $connections connections, runs alternated)" \
+    "≥ 600 req/s, p99 ≤ 150 ms; one person within 20 %"
+  sql "DELETE FROM conversations WHERE id = '$conversation'"
+  sql "DELETE FROM users WHERE email LIKE 'person-%@example.com'"
   sql "CHECKPOINT"
 }
 
