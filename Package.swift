@@ -253,6 +253,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ScribeFlowsTests",
+            dependencies: ["ScribeFlows"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ScribeChatTests",
             dependencies: ["ScribeChat", "ScribeLLM"],
             swiftSettings: swiftSettings

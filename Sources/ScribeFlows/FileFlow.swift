@@ -29,6 +29,8 @@ import ScribeStore
 public struct FileFlow: Sendable {
     package let stores: Stores
     package let queue: JobQueue
+    /// Each person's turn at their counter rows, within this process.
+    let turns = KeyedTurns()
 
     public init(stores: Stores, queue: JobQueue) {
         self.stores = stores
@@ -76,8 +78,10 @@ public struct FileFlow: Sendable {
         let bytes = files.reduce(0) { $0 + ($1.bytes?.readableBytes ?? 0) }
         let timeout = queue.database.options.timeout + .milliseconds(bytes / 10_000)
         let fairnessKey = userID.uuidString.lowercased()
+        let turn = TurnHeld()
+        defer { turn.release(userID, to: turns) }
         do {
-            return try await queue.database.transaction(timeout: timeout) { [stores, queue] connection in
+            return try await queue.database.transaction(timeout: timeout) { [stores, queue, turns] connection in
                 try await stores.conversations.requireConversation(conversationID, of: userID, on: connection)
                 var enqueued: [EnqueuedUpload] = []
                 var queues: Set<String> = []
@@ -117,7 +121,10 @@ public struct FileFlow: Sendable {
                         EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
                     )
                 }
-                // Last, so the locks they take are held only until the commit.
+                // Last, so the locks they take are held only until the commit; and in
+                // the person's turn in this process, so one of their uploads at a time
+                // waits on those rows (``KeyedTurns``). The turn ends after the commit.
+                try await turn.take(userID, from: turns)
                 if let dailyLimit = quota.dailyLimit {
                     _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
                 }
