@@ -121,6 +121,8 @@ public struct FileFlow: Sendable {
                         EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
                     )
                 }
+                // Delivered at the commit wherever it is sent: before the turn, out of its way.
+                try await queue.notify(queues, on: connection)
                 // Last, so the locks they take are held only until the commit; and in
                 // the person's turn in this process, so one of their uploads at a time
                 // waits on those rows (``KeyedTurns``). The turn ends after the commit.
@@ -129,7 +131,6 @@ public struct FileFlow: Sendable {
                     _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
                 }
                 try await stores.usage.reserveFilesInFlight(files.count, userID: userID, limit: quota.maxFilesInFlight, on: connection)
-                try await queue.notify(queues, on: connection)
                 return enqueued
             }
         } catch let error as PSQLError where error.isUniqueViolation && idempotencyKey != nil {
