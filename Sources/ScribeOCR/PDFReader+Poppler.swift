@@ -71,7 +71,7 @@ struct TemporaryFile {
     let path: String
 
     init(contents: [UInt8]) throws(OCRError) {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-ocr-\(UUID().uuidString).pdf")
+        let url = ScratchFiles.url("ocr", pathExtension: "pdf")
         path = url.path
         guard FileManager.default.createFile(atPath: path, contents: Data(contents), attributes: [.posixPermissions: 0o600]) else {
             throw OCRError(.engineUnavailable, "Could not write a temporary file for the PDF.")
@@ -89,7 +89,7 @@ struct TemporaryFolder {
     let path: String
 
     init() throws(OCRError) {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-ocr-\(UUID().uuidString)").path
+        path = ScratchFiles.url("ocr").path
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         } catch {

@@ -16,7 +16,7 @@ struct UploadFile {
     /// - Throws: A permanent ``JobError`` when the bytes are gone or are not a
     ///   kind Scribe reads.
     static func fetch(_ upload: UploadRecord, uploads: UploadStore, chunks: UploadChunkStore) async throws -> UploadFile {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scribe-upload-\(UUID().uuidString)").path
+        let path = ScratchFiles.url("upload").path
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
               let handle = FileHandle(forWritingAtPath: path)
         else {

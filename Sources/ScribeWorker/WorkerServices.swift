@@ -55,6 +55,7 @@ public enum WorkerServices {
         services += [
             QueueWorker(configuration: configuration, queue: queue, handlers: handlers + [NoopJobHandler()], logger: logger),
             PassageBackfill(database: stores.database, passages: stores.passages, logger: logger),
+            ScratchFileSweeper(logger: logger),
         ]
         if payloadRetention > .zero {
             services.append(UploadPayloadPruner(uploads: stores.uploads, retention: payloadRetention, logger: logger))
