@@ -69,6 +69,10 @@ import Testing
                         database
                     ) == passages
                 )
+                // Its success is acknowledged in a batch, a moment after the last save.
+                try await waitUntil("the embedding job has succeeded", timeout: .seconds(30)) {
+                    try await Self.count("SELECT count(*) FROM jobs WHERE kind = 'embed_passages' AND state <> 'succeeded'", database) == 0
+                }
                 let jobs = try await Self.count("SELECT count(*) FROM jobs WHERE kind = 'embed_passages' AND state = 'succeeded'", database)
                 let attempts = try await Self.count("SELECT coalesce(sum(attempt), 0)::int8 FROM jobs WHERE kind = 'embed_passages'", database)
                 #expect(jobs == 1 && attempts == 2, "one job, its first attempt refused: \(jobs) jobs, \(attempts) attempts")
