@@ -173,26 +173,8 @@ public struct ChatCompletionsClient: LLMProvider {
             endsTotalBudget
             ? "The LLM service did not answer within the \(configuration.totalTimeout.readable) total timeout."
             : "The LLM service did not answer within \(timeout.readable)."
-        return await withTaskGroup(of: Result<ChatCompletion, LLMError>?.self) { group in
-            group.addTask {
-                await self.send(request, timeout: timeout, timeoutMessage: timeoutMessage, relay: relay)
-            }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                    return .failure(LLMError(.timeout, message: timeoutMessage))
-                } catch {
-                    return nil
-                }
-            }
-            var outcome: Result<ChatCompletion, LLMError>?
-            for await result in group {
-                if let result, outcome == nil {
-                    outcome = result
-                    group.cancelAll()
-                }
-            }
-            return outcome ?? .failure(LLMError(.cancelled, message: "The LLM request was cancelled."))
+        return await ProviderFailures.racing(timeout, timeoutMessage: timeoutMessage, service: "LLM") {
+            await self.send(request, timeout: timeout, timeoutMessage: timeoutMessage, relay: relay)
         }
     }
 

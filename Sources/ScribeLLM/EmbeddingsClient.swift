@@ -78,24 +78,8 @@ public struct EmbeddingsClient: Sendable {
         let request = try makeRequest(texts)
         let timeout = configuration.timeout
         let timeoutMessage = "The embeddings service did not answer within \(timeout.readable)."
-        let outcome = await withTaskGroup(of: Result<[[Float]], LLMError>?.self) { group in
-            group.addTask { await self.send(request, count: texts.count, timeoutMessage: timeoutMessage) }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                    return .failure(LLMError(.timeout, message: timeoutMessage))
-                } catch {
-                    return nil
-                }
-            }
-            var outcome: Result<[[Float]], LLMError>?
-            for await result in group {
-                if let result, outcome == nil {
-                    outcome = result
-                    group.cancelAll()
-                }
-            }
-            return outcome ?? .failure(LLMError(.cancelled, message: "The embeddings request was cancelled."))
+        let outcome = await ProviderFailures.racing(timeout, timeoutMessage: timeoutMessage, service: "embeddings") {
+            await self.send(request, count: texts.count, timeoutMessage: timeoutMessage)
         }
         return try outcome.get()
     }

@@ -69,6 +69,35 @@ struct ProviderFailures: Sendable {
         return LLMError(.unavailable, message: redacted("Could not reach the \(service) service at \(host): \(String(describing: error).truncated(to: 200))."))
     }
 
+    /// Runs one attempt, racing it against `timeout`; the loser is cancelled.
+    /// A timeout is an ``LLMError/Kind/timeout`` with `timeoutMessage`.
+    static func racing<Value: Sendable>(
+        _ timeout: Duration,
+        timeoutMessage: String,
+        service: String,
+        _ attempt: @escaping @Sendable () async -> Result<Value, LLMError>
+    ) async -> Result<Value, LLMError> {
+        await withTaskGroup(of: Result<Value, LLMError>?.self) { group in
+            group.addTask { await attempt() }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                    return .failure(LLMError(.timeout, message: timeoutMessage))
+                } catch {
+                    return nil
+                }
+            }
+            var outcome: Result<Value, LLMError>?
+            for await result in group {
+                if let result, outcome == nil {
+                    outcome = result
+                    group.cancelAll()
+                }
+            }
+            return outcome ?? .failure(LLMError(.cancelled, message: "The \(service) request was cancelled."))
+        }
+    }
+
     /// `text` with the API key blanked out, in case a server echoed it back.
     func redacted(_ text: String) -> String {
         guard let token = bearerToken, token.count >= 4 else { return text }
