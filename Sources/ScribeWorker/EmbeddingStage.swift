@@ -104,9 +104,15 @@ struct EmbeddingScheduler: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 if !forgotten {
-                    let count = try await cancelWhenGracefulShutdown { try await passages.forgetEmbeddings(notOf: model) }
-                    if count > 0 { logger.notice("the embedding model changed: passages will be embedded again", metadata: ["passages": "\(count)", "model": "\(model)"]) }
+                    // Once per start, whatever happens: it reads every passage, and
+                    // must not be retried every few seconds if it cannot finish.
                     forgotten = true
+                    do {
+                        let count = try await cancelWhenGracefulShutdown { try await passages.forgetEmbeddings(notOf: model) }
+                        if count > 0 { logger.notice("the embedding model changed: passages will be embedded again", metadata: ["passages": "\(count)", "model": "\(model)"]) }
+                    } catch {
+                        logger.warning("could not forget another model's embeddings; trying again at the next start", metadata: ["error": "\(error)"])
+                    }
                 }
                 _ = try await cancelWhenGracefulShutdown { try await enqueueDue() }
                 failing = false
