@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func aStatementErrorIsTheStatementsOwn() async throws {
-        try await Database.withRunning(try await TestDatabase.shared(), logger: Self.logger) { database in
+        try await Database.withRunning(try await TestDatabase.shared(), options: TestDatabase.options, logger: Self.logger) { database in
             await #expect(throws: PSQLError.self) {
                 try await database.withConnection { connection in
                     _ = try await connection.query("SELECT * FROM no_such_table", logger: Self.logger).collect()
