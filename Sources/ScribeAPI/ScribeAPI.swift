@@ -113,7 +113,10 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     let authenticated = v1.group().add(middleware: BearerAuthenticator(tokens: dependencies.tokens))
     auth.addPrivateRoutes(to: authenticated)
     ConversationController(
-        conversations: dependencies.stores.conversations, messages: dependencies.stores.messages, passages: dependencies.stores.passages
+        conversations: dependencies.stores.conversations,
+        messages: dependencies.stores.messages,
+        passages: dependencies.stores.passages,
+        events: dependencies.events
     ).addRoutes(to: authenticated)
     ChatController(flow: dependencies.chat).addRoutes(to: authenticated)
     UploadController(flow: dependencies.files, chunks: dependencies.stores.uploadChunks, limits: dependencies.uploads, quota: dependencies.limits.uploadQuota).addRoutes(to: authenticated)

@@ -64,6 +64,9 @@ public struct ScribeConfiguration: Sendable {
     public var eventHeartbeat: Duration
     /// How long conversation events are kept for streams to resume from.
     public var eventRetention: Duration
+    /// `HISTORY_CACHE_MB`: bytes of rendered history pages each API process
+    /// keeps until their conversation changes (0: none).
+    public var historyCacheBytes: Int
     /// The most LLM calls one process makes at once (`LLM_CONCURRENCY`): the
     /// `answer` queue's slots in a worker and the LLM client's connections.
     public var llmConcurrency: Int
@@ -126,6 +129,7 @@ public struct ScribeConfiguration: Sendable {
         webRoot = env["WEB_ROOT"] ?? "web"
         eventHeartbeat = .milliseconds(try env.integer("EVENTS_HEARTBEAT_MS", default: 15_000, in: 100...60_000))
         eventRetention = .seconds(try env.integer("EVENTS_RETENTION_SECONDS", default: 604_800, in: 60...315_360_000))
+        historyCacheBytes = try env.integer("HISTORY_CACHE_MB", default: 64, in: 0...65_536) << 20
         let level = env["LOG_LEVEL"] ?? "info"
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError("LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical.")

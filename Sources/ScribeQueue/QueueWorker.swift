@@ -83,7 +83,13 @@ public struct QueueWorker: Service {
     private func serve(wakers: QueueWakers, state: WorkerState, acknowledgements: Acknowledgements, logger: Logger) async {
         await withDiscardingTaskGroup { background in
             background.addTask {
-                await ChannelListener(database: queue.database, channel: JobQueue.channel, logger: logger) { wakers.wake($0 ?? "") }.run()
+                await ChannelListener(database: queue.database, channel: JobQueue.channel, logger: logger) { event in
+                    switch event {
+                    case .notification(let queue): wakers.wake(queue)
+                    case .listening: wakers.wake("")
+                    case .lost: break
+                    }
+                }.run()
             }
             background.addTask { await every(configuration.pollInterval) { wakers.wake("") } }
             background.addTask { await heartbeat(state: state, logger: logger) }

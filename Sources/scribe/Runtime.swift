@@ -235,6 +235,7 @@ struct Runtime {
             events: stores.events,
             heartbeat: configuration.eventHeartbeat,
             retention: configuration.eventRetention,
+            historyCacheBytes: configuration.historyCacheBytes,
             logger: Logger(label: "scribe.events")
         )
         let responder = makeResponder(stores: stores, llm: llm)

@@ -7,6 +7,8 @@ import Testing
         let configuration = try ScribeConfiguration(environment: [:])
         #expect(configuration.port == 8080)
         #expect(configuration.jwtSecret == nil)
+        #expect(configuration.historyCacheBytes == 64 << 20)
+        #expect(try ScribeConfiguration(environment: ["HISTORY_CACHE_MB": "0"]).historyCacheBytes == 0)
         guard case .extractive = configuration.llm else {
             Issue.record("expected the extractive provider")
             return
@@ -59,6 +61,8 @@ import Testing
         ["EMBEDDINGS_BASE_URL": "file:///v1", "EMBEDDINGS_MODEL": "m"],
         ["EMBEDDINGS_BASE_URL": "http://x/v1", "EMBEDDINGS_MODEL": "m", "EMBEDDINGS_MIN_SIMILARITY": "2"],
         ["EMBEDDINGS_BASE_URL": "http://x/v1", "EMBEDDINGS_MODEL": "m", "EMBEDDINGS_BATCH_SIZE": "0"],
+        ["HISTORY_CACHE_MB": "-1"],
+        ["HISTORY_CACHE_MB": "lots"],
     ])
     func rejectsBadSettingsNamingTheVariable(_ environment: [String: String]) {
         #expect(throws: ConfigurationError.self) { try ScribeConfiguration(environment: environment) }

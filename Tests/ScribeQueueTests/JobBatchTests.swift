@@ -126,7 +126,7 @@ import Testing
             let big = try Self.batch(50, fairnessKey: "big")
             try await Self.enqueue(big, queue, database)
             let small = try NewJob(kind: "part", queue: "part", args: Args(n: -1), maxAttempts: 3, fairnessKey: "small")
-            try await database.transaction { connection in try await queue.enqueue(small, on: connection) }
+            _ = try await database.transaction { connection in try await queue.enqueue(small, on: connection) }
             let firstTwo = try await queue.claim(queue: "part", workerID: "w", limit: 2, lease: .seconds(30))
             #expect(firstTwo.map(\.lease.jobID).contains(small.id))
             #expect(try firstTwo.compactMap { $0.lease.jobID == small.id ? nil : try $0.decodeArgs(Args.self).n } == [0], "the batch's jobs keep their order")

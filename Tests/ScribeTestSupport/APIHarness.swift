@@ -70,7 +70,7 @@ public func withAPI(
         logger: TestDatabase.logger
     )
     try await app.test(.router) { client in
-        try await body(APIClient(client: client, tokens: tokens, stores: stores))
+        try await body(APIClient(client: client, tokens: tokens, stores: stores, events: events))
     }
 }
 
@@ -79,6 +79,8 @@ public struct APIClient: Sendable {
     public let client: any TestClientProtocol
     public let tokens: AccessTokens
     public let stores: Stores
+    /// The API's event hub (its listener keeps the history pages fresh).
+    public let events: EventHub
 
     public struct Reply: @unchecked Sendable {
         public var status: HTTPResponse.Status

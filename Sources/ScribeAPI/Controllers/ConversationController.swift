@@ -9,6 +9,8 @@ struct ConversationController {
     let conversations: ConversationStore
     let messages: MessageStore
     let passages: PassageStore
+    /// Keeps rendered history pages fresh.
+    let events: EventHub
 
     struct CreateRequest: Decodable {
         var title: String?
@@ -78,7 +80,8 @@ struct ConversationController {
     }
 
     /// The history poll, the hottest read: each message's JSON was rendered
-    /// when it was written; the page wraps those stored bytes as they are.
+    /// when it was written; the page wraps those stored bytes as they are, and
+    /// the process keeps the page until its conversation changes.
     @Sendable func messages(_ request: Request, context: ScribeRequestContext) async throws -> Response {
         let user = try context.requireIdentity()
         let id = try context.parameters.uuid("id", naming: "Conversation")
@@ -87,10 +90,16 @@ struct ConversationController {
             guard let id = UUID(uuidString: text) else { throw Pagination.badCursor() }
             return id
         }
-        guard let page = try await messages.renderedMessages(conversationID: id, userID: user.id, limit: pagination.limit, after: after)
-        else {
-            throw APIError.notFound("Conversation")
+        let key = HistoryPageCache.Key(conversationID: id, after: after, limit: pagination.limit)
+        let body = try await events.historyPage(key, userID: user.id) {
+            try await messages.renderedMessages(conversationID: id, userID: user.id, limit: pagination.limit, after: after).map(Self.historyBody)
         }
+        guard let body else { throw APIError.notFound("Conversation") }
+        return Response.json(body)
+    }
+
+    /// `{"items":[…],"next_cursor":…}` around the stored messages' JSON.
+    static func historyBody(_ page: RenderedPage) -> ByteBuffer {
         var elements = page.elements
         var body = ByteBuffer()
         body.reserveCapacity(elements.readableBytes + 96)
@@ -103,7 +112,7 @@ struct ConversationController {
             body.writeStaticString("null")
         }
         body.writeStaticString("}")
-        return Response.json(body)
+        return body
     }
 
     @Sendable func message(_ request: Request, context: ScribeRequestContext) async throws -> Response {

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import NIOCore
 import ScribePostgres
 import ScribeStore
 import ServiceLifecycle
@@ -15,6 +17,9 @@ import Synchronization
 /// proxies keep the connection and a client that went away is noticed. On
 /// shutdown every subscription ends, so streams finish cleanly and the HTTP
 /// server can drain.
+///
+/// The same listener keeps the process's ``HistoryPageCache`` fresh: see
+/// ``historyPage(_:userID:read:)``.
 public final class EventHub: Service, Sendable {
     /// The channel the trigger notifies.
     public static let channel = "scribe_events"
@@ -24,6 +29,9 @@ public final class EventHub: Service, Sendable {
     let heartbeat: Duration
     let retention: Duration
     let logger: Logger
+    let historyPages: HistoryPageCache
+    let barrier: CatchUpBarrier
+    private let lookups: (hit: Counter, miss: Counter, bypass: Counter)
     private let state = Mutex(State())
 
     private struct State {
@@ -37,12 +45,52 @@ public final class EventHub: Service, Sendable {
     ///     keeps common proxies from closing an idle stream).
     ///   - retention: How long events are kept for streams to resume from;
     ///     older ones are deleted every ten minutes.
-    public init(database: Database, events: EventStore, heartbeat: Duration = .seconds(15), retention: Duration = .seconds(7 * 24 * 3600), logger: Logger) {
+    ///   - historyCacheBytes: Bytes of rendered history pages kept; 0 keeps none.
+    public init(
+        database: Database,
+        events: EventStore,
+        heartbeat: Duration = .seconds(15),
+        retention: Duration = .seconds(7 * 24 * 3600),
+        historyCacheBytes: Int = 64 << 20,
+        logger: Logger
+    ) {
         self.database = database
         self.events = events
         self.heartbeat = heartbeat
         self.retention = retention
         self.logger = logger
+        historyPages = HistoryPageCache(capacity: historyCacheBytes)
+        barrier = CatchUpBarrier(channel: Self.channel, database: database, logger: logger)
+        let label = "scribe_history_cache_lookups_total"
+        lookups = (
+            Counter(label: label, dimensions: [("result", "hit")]),
+            Counter(label: label, dimensions: [("result", "miss")]),
+            Counter(label: label, dimensions: [("result", "bypass")])
+        )
+    }
+
+    /// A history page: kept from an earlier request when nothing in its
+    /// conversation changed since, else `read` from the database (and kept).
+    ///
+    /// A kept page is served only once the listener has heard every change
+    /// committed before this call (``CatchUpBarrier``), so a client that wrote
+    /// through any process, or was told of a change by any stream, reads it
+    /// here. When that cannot be told (the listener is down, the cache is off),
+    /// every page is read.
+    func historyPage(_ key: HistoryPageCache.Key, userID: UUID, read: () async throws -> ByteBuffer?) async throws -> ByteBuffer? {
+        guard historyPages.isEnabled, await barrier.caughtUp() else {
+            lookups.bypass.increment()
+            return try await read()
+        }
+        if let page = historyPages.page(key, userID: userID) {
+            lookups.hit.increment()
+            return page
+        }
+        lookups.miss.increment()
+        let ticket = historyPages.ticket(for: key.conversationID)
+        guard let page = try await read() else { return nil }
+        historyPages.keep(page, as: key, userID: userID, ticket: ticket)
+        return page
     }
 
     /// Subscribes to `conversationID`'s changes; nil once the hub has shut down.
@@ -69,10 +117,11 @@ public final class EventHub: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    await ChannelListener(database: self.database, channel: Self.channel, logger: self.logger) { payload in
-                        self.changed(payload.flatMap(UUID.init(uuidString:)))
+                    await ChannelListener(database: self.database, channel: Self.channel, logger: self.logger) { event in
+                        self.heard(event)
                     }.run()
                 }
+                group.addTask { await self.barrier.run() }
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await Task.sleep(for: self.heartbeat) } catch { return }
@@ -98,6 +147,26 @@ public final class EventHub: Service, Sendable {
         }
     }
 
+    /// What the listener heard, in commit order: pages are dropped before the
+    /// barrier can answer for a later moment, and before anyone is woken.
+    private func heard(_ event: ChannelListener.Event) {
+        switch event {
+        case .listening:
+            historyPages.invalidate(nil)
+            barrier.listening(true)
+            changed(nil)
+        case .lost:
+            barrier.listening(false)
+            historyPages.invalidate(nil)
+        case .notification(let payload):
+            if barrier.heard(payload) { return }
+            // The trigger's payload is a conversation id; anything else is not ours.
+            guard let conversationID = UUID(uuidString: payload) else { return }
+            historyPages.invalidate(conversationID)
+            changed(conversationID)
+        }
+    }
+
     /// Wakes the subscribers of `conversationID`, or everyone's (after a
     /// reconnect, when nudges may have been missed) when nil.
     func changed(_ conversationID: UUID?) {
@@ -117,6 +186,8 @@ public final class EventHub: Service, Sendable {
     }
 
     private func close() {
+        barrier.close()
+        historyPages.invalidate(nil)
         let all = state.withLock { state -> [Subscription] in
             state.closed = true
             return Array(state.subscribers.values)
