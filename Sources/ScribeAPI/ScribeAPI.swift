@@ -84,8 +84,12 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     }
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: JSONBodyLimitMiddleware(limit: dependencies.maxJSONBodyBytes))
-    if let webRoot = dependencies.webRoot {
-        // The page: static files only, revalidated on each load so a deploy shows at once.
+    // The page: static files, reached only by paths no route answers.
+    let assets = dependencies.webRoot.flatMap(WebAssets.init(root:))
+    if let assets {
+        assets.add(to: router)
+        assets.addRoutes(to: router)
+    } else if let webRoot = dependencies.webRoot {
         router.add(middleware: FileMiddleware(webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
     }
 

@@ -27,6 +27,18 @@ import Testing
             #expect(page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
             #expect(page.headers[.cacheControl] == "no-cache")
             #expect(try await api.send(.get, "/app.js").status == .ok)
+            // The page names its script under the web root's version, kept for a year.
+            let script = try #require(page.text.firstMatch(of: /src=(\/assets\/[0-9a-f]{12}\/app\.js)/)?.1)
+            let asset = try await api.send(.get, String(script))
+            #expect(asset.status == .ok && asset.text == "export {}")
+            #expect(asset.headers[.cacheControl]?.contains("max-age=31536000") == true)
+            #expect(asset.headers[.cacheControl]?.contains("immutable") == true)
+            // A page loaded before a deploy is sent on to this version's asset.
+            let old = try await api.send(.get, "/assets/0123456789ab/app.js")
+            #expect(old.status == .temporaryRedirect && old.headers[.location] == String(script))
+            // A reload of an unchanged page is answered 304.
+            let tag = try #require(page.headers[.eTag])
+            #expect(try await api.send(.get, "/", headers: [.ifNoneMatch: tag]).status == .notModified)
             for path in ["/../\(secret.lastPathComponent)", "/%2e%2e/\(secret.lastPathComponent)", "/..%2f\(secret.lastPathComponent)"] {
                 let escape = try await api.send(.get, path)
                 #expect(escape.status != .ok && !escape.text.contains("secret"), "\(path): \(escape.status)")
