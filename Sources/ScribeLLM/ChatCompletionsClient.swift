@@ -53,10 +53,7 @@ public struct ChatCompletionsClient: LLMProvider {
     /// - A refused connection fails the attempt at once (the client's own
     ///   backoff retries it) instead of spinning inside the pool until the deadline.
     public static func makeHTTPClient(for configuration: Configuration) -> HTTPClient {
-        var http = HTTPClient.Configuration()
-        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
-        http.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        HTTPClient.forProvider(maxConnections: configuration.maxConnections)
     }
 
     /// Sends the conversation and returns the first choice's answer, retrying transient failures.

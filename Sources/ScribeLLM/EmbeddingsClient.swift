@@ -63,6 +63,12 @@ public struct EmbeddingsClient: Sendable {
     private let httpClient: HTTPClient
     private let logger: Logger
 
+    /// The HTTP client to ask a provider with, up to `maxConnections` requests
+    /// at once (the caller shuts it down).
+    public static func makeHTTPClient(maxConnections: Int) -> HTTPClient {
+        HTTPClient.forProvider(maxConnections: maxConnections)
+    }
+
     /// A client over `httpClient` (kept alive and shut down by the caller).
     public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
         self.configuration = configuration

@@ -104,3 +104,16 @@ struct ProviderFailures: Sendable {
         return text.replacingOccurrences(of: token, with: "[redacted]")
     }
 }
+
+extension HTTPClient {
+    /// A client for a provider's API (the caller shuts it down): up to
+    /// `maxConnections` to it at once, and a refused connection fails the
+    /// attempt at once (the caller's backoff retries it, within its deadline)
+    /// instead of spinning inside the pool.
+    package static func forProvider(maxConnections: Int) -> HTTPClient {
+        var http = HTTPClient.Configuration()
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnections)
+        http.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+}

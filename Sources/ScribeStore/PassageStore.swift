@@ -249,7 +249,9 @@ public struct PassageStore: Sendable {
     public func uploadsToEmbed(limit: Int) async throws -> [UUID] {
         try await database.withConnection { connection in
             let rows = try await connection.query(
-                "SELECT upload_id FROM passages WHERE embedding IS NULL GROUP BY upload_id ORDER BY min(id) LIMIT \(limit)",
+                // Walks the partial index and stops at `limit` uploads: O(what it returns),
+                // not O(the backlog), every two seconds in every worker.
+                "SELECT DISTINCT upload_id FROM passages WHERE embedding IS NULL ORDER BY upload_id LIMIT \(limit)",
                 logger: logger
             )
             var uploads: [UUID] = []

@@ -86,9 +86,8 @@ struct Runtime {
         if let settings = configuration.embeddings {
             let embeddings = EmbeddingsClient.Configuration(settings)
             logger.info("embeddings configured", metadata: ["base_url": "\(embeddings.baseURL)", "model": "\(embeddings.model)"])
-            var http = HTTPClient.Configuration()
-            http.connectionPool.retryConnectionEstablishment = false
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+            // The embed queue's slots, plus the questions the API embeds meanwhile.
+            let httpClient = EmbeddingsClient.makeHTTPClient(maxConnections: settings.concurrency + 8)
             llm.embedder = EmbeddingsClient(configuration: embeddings, httpClient: httpClient, logger: Logger(label: "scribe.embeddings"))
             llm.httpClients.append(httpClient)
         }

@@ -31,13 +31,18 @@ import Testing
         }
     }
 
+    /// The fake's chat completions, one attempt each.
+    static func chatClient(_ server: FakeChatCompletionsServer) -> ChatCompletionsClient {
+        ChatCompletionsClient(
+            configuration: .init(baseURL: server.baseURL, model: "fake", attemptTimeout: .seconds(10), totalTimeout: .seconds(30), maxAttempts: 1),
+            httpClient: .shared,
+            logger: quiet
+        )
+    }
+
     @Test func aPassageThatSharesNoWordWithTheQuestionIsFoundByMeaningAndEmbeddedOnce() async throws {
         try await FakeChatCompletionsServer.withRunning(default: .reply("Sixty days' notice.")) { server in
-            let llm = ChatCompletionsClient(
-                configuration: .init(baseURL: server.baseURL, model: "fake", attemptTimeout: .seconds(10), totalTimeout: .seconds(30), maxAttempts: 1),
-                httpClient: .shared,
-                logger: Self.quiet
-            )
+            let llm = Self.chatClient(server)
             let embedder = EmbeddingsClient(
                 configuration: .init(baseURL: server.baseURL, model: "fake-embedding", timeout: .seconds(10), batchSize: 4),
                 httpClient: .shared,
@@ -106,11 +111,7 @@ import Testing
 
     @Test func anEmbeddingsServiceThatIsDownLeavesFullTextSearchAnswering() async throws {
         try await FakeChatCompletionsServer.withRunning(default: .reply("Ninety days.")) { server in
-            let llm = ChatCompletionsClient(
-                configuration: .init(baseURL: server.baseURL, model: "fake", attemptTimeout: .seconds(10), totalTimeout: .seconds(30), maxAttempts: 1),
-                httpClient: .shared,
-                logger: Self.quiet
-            )
+            let llm = Self.chatClient(server)
             // Nothing listens on port 9: every embedding fails at once.
             let embedder = EmbeddingsClient(configuration: .init(baseURL: "http://127.0.0.1:9/v1", model: "down", timeout: .seconds(2)), httpClient: .shared, logger: Self.quiet)
             let semantic = SemanticRetrieval(embedder: embedder, minimumSimilarity: 0.15, logger: Self.quiet)

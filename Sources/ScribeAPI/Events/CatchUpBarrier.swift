@@ -81,8 +81,14 @@ final class CatchUpBarrier: Sendable {
         for await _ in kicks {
             while let number = startRound() {
                 do {
+                    // A round needs no durability: its commit need not wait for the WAL
+                    // flush (which it would do holding Postgres's one NOTIFY lock, in
+                    // every writer's way). The order of delivery is the same.
                     try await database.withConnection { [channel, tag, logger] connection in
-                        _ = try await connection.query("SELECT pg_notify(\(channel), \(tag + String(number)))", logger: logger)
+                        _ = try await connection.query(
+                            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(tag + String(number)))",
+                            logger: logger
+                        )
                     }
                 } catch {
                     logger.debug("a catch-up round could not be sent", metadata: ["error": "\(error)"])
