@@ -75,7 +75,7 @@ public struct APIDependencies: Sendable {
 public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequestContext> {
     let router = Router(context: ScribeRequestContext.self)
     // First, so that it sees every response as the client does (errors turned into JSON included).
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: RequestMetadataMiddleware(trustProxy: dependencies.http.trustProxy))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurityMaxAge: dependencies.http.strictTransportSecurityMaxAge))
@@ -87,8 +87,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<ScribeRequest
     // The page: static files, reached only by paths no route answers.
     let assets = dependencies.webRoot.flatMap(WebAssets.init(root:))
     if let assets {
-        assets.add(to: router)
-        assets.addRoutes(to: router)
+        router.add(middleware: assets.middleware)
     } else if let webRoot = dependencies.webRoot {
         router.add(middleware: FileMiddleware(webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
     }

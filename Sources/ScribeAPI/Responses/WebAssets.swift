@@ -17,8 +17,8 @@ import Hummingbird
 /// - Every other file of the web root (the API docs page, `openapi.json`) is
 ///   served as before, revalidated on each load.
 ///
-/// All of it sits behind the routes: only a path no route answers reaches the
-/// disk.
+/// All of it sits behind the routes, in one middleware: only a path no route
+/// answers reaches the disk.
 struct WebAssets: Sendable {
     static let prefix = "/assets/"
 
@@ -68,25 +68,23 @@ struct WebAssets: Sendable {
         }
     }
 
-    func addRoutes(to router: Router<ScribeRequestContext>) {
-        router.get("/", use: index)
-        router.get("/index.html", use: index)
+    /// The one middleware that serves the files (see ``WebAssetsMiddleware``).
+    var middleware: WebAssetsMiddleware {
+        WebAssetsMiddleware(
+            site: self,
+            version: version,
+            assets: FileMiddleware(
+                root,
+                urlBasePath: Self.prefix + version,
+                cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(365 * 24 * 3600), .custom("immutable")])]),
+                searchForIndexHtml: false
+            ),
+            files: FileMiddleware(root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true)
+        )
     }
 
-    /// The middleware that serves the files, in order: this version's assets,
-    /// other versions' redirected, the rest of the web root.
-    func add(to router: Router<ScribeRequestContext>) {
-        router.add(middleware: FileMiddleware(
-            root,
-            urlBasePath: Self.prefix + version,
-            cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(365 * 24 * 3600), .custom("immutable")])]),
-            searchForIndexHtml: false
-        ))
-        router.add(middleware: OtherVersionRedirect(version: version))
-        router.add(middleware: FileMiddleware(root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
-    }
-
-    @Sendable func index(_ request: Request, context: ScribeRequestContext) -> Response {
+    /// The page, or `304` when the request's `If-None-Match` names it.
+    func index(_ request: Request) -> Response {
         let headers: HTTPFields = [.eTag: pageTag.description, .cacheControl: "no-cache"]
         if pageTag.isMatched(byIfNoneMatch: request.headers[.ifNoneMatch]) {
             return Response(status: .notModified, headers: headers)
@@ -97,18 +95,35 @@ struct WebAssets: Sendable {
     }
 }
 
-/// Sends `/assets/<other version>/<file>` on to this version's URL (`307`,
-/// never kept), for pages loaded before a deploy.
-struct OtherVersionRedirect: RouterMiddleware {
-    let version: String
+/// Answers what no route answered from the web root, in one layer whatever
+/// the path: this version's assets (kept a year), another version's sent on
+/// to this one's (`307`, never kept: a page loaded before a deploy), and any
+/// other file revalidated on each load.
+struct WebAssetsMiddleware: RouterMiddleware {
+    typealias Context = ScribeRequestContext
 
-    func handle(_ request: Request, context: ScribeRequestContext, next: (Request, ScribeRequestContext) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        guard request.method == .get || request.method == .head, path.hasPrefix(WebAssets.prefix) else {
-            return try await next(request, context)
+    let site: WebAssets
+    let version: String
+    let assets: FileMiddleware<Context, LocalFileSystem>
+    let files: FileMiddleware<Context, LocalFileSystem>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let notFound: Result<Response, any Error>
+        do {
+            let response = try await next(request, context)
+            guard response.status == .notFound else { return response }
+            notFound = .success(response)
+        } catch let error as any HTTPResponseError where error.status == .notFound {
+            notFound = .failure(error)
         }
+        let fallback: (Request, Context) async throws -> Response = { _, _ in try notFound.get() }
+        let path = request.uri.path
+        if path == "/" || path == "/index.html", request.method == .get || request.method == .head { return site.index(request) }
+        guard path.hasPrefix(WebAssets.prefix) else { return try await files.handle(request, context: context, next: fallback) }
         let rest = path.dropFirst(WebAssets.prefix.count)
-        guard let slash = rest.firstIndex(of: "/"), rest[..<slash] != version[...] else { return try await next(request, context) }
+        guard let slash = rest.firstIndex(of: "/") else { return try notFound.get() }
+        if rest[..<slash] == version[...] { return try await assets.handle(request, context: context, next: fallback) }
+        guard request.method == .get || request.method == .head else { return try notFound.get() }
         return Response(
             status: .temporaryRedirect,
             headers: [.location: WebAssets.prefix + version + String(rest[slash...]), .cacheControl: "no-store"]
