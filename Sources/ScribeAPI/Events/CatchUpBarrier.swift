@@ -49,7 +49,7 @@ final class CatchUpBarrier: Sendable {
         var next: [CheckedContinuation<Bool, Never>] = []
     }
 
-    init(channel: String, database: Database, deadline: Duration = .seconds(1), logger: Logger) {
+    init(channel: String, database: Database, deadline: Duration = .milliseconds(250), logger: Logger) {
         self.channel = channel
         self.database = database
         self.deadline = deadline
@@ -80,11 +80,16 @@ final class CatchUpBarrier: Sendable {
     func run() async {
         for await _ in kicks {
             while let number = startRound() {
+                // Heard back or not, the round ends by its deadline, counted from now:
+                // with the database gone, sending can hang as long as hearing.
+                MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(deadline)) { [weak self] in
+                    self?.endRound(number, heard: false)
+                }
                 do {
                     // A round needs no durability: its commit need not wait for the WAL
                     // flush (which it would do holding Postgres's one NOTIFY lock, in
                     // every writer's way). The order of delivery is the same.
-                    try await database.withConnection { [channel, tag, logger] connection in
+                    try await database.withConnection(timeout: deadline) { [channel, tag, logger] connection in
                         _ = try await connection.query(
                             "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(tag + String(number)))",
                             logger: logger
@@ -94,10 +99,6 @@ final class CatchUpBarrier: Sendable {
                     logger.debug("a catch-up round could not be sent", metadata: ["error": "\(error)"])
                     endRound(number, heard: false)
                     continue
-                }
-                // Heard back or not, the round ends by its deadline.
-                MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(deadline)) { [weak self] in
-                    self?.endRound(number, heard: false)
                 }
                 // Wait until this round has ended before sending the next.
                 guard await roundEnded(number) else { return }

@@ -118,7 +118,10 @@ struct WebAssetsMiddleware: RouterMiddleware {
         }
         let fallback: (Request, Context) async throws -> Response = { _, _ in try notFound.get() }
         let path = request.uri.path
-        if path == "/" || path == "/index.html", request.method == .get || request.method == .head { return site.index(request) }
+        if path == "/" || path == "/index.html", request.method == .get || request.method == .head {
+            context.coreContext.endpointPath.value = "/"
+            return site.index(request)
+        }
         guard path.hasPrefix(WebAssets.prefix) else { return try await files.handle(request, context: context, next: fallback) }
         let rest = path.dropFirst(WebAssets.prefix.count)
         guard let slash = rest.firstIndex(of: "/") else { return try notFound.get() }
