@@ -101,6 +101,7 @@ public struct FileFlow: Sendable {
                         knownText: knownText,
                         ocrJobID: knownText == nil ? jobID : nil,
                         answerJobID: knownText == nil ? nil : jobID,
+                        filesInFlightCap: quota.maxFilesInFlight,
                         on: connection
                     )
                     if let knownText {
@@ -125,17 +126,21 @@ public struct FileFlow: Sendable {
                 try await queue.notify(queues, on: connection)
                 // Last, so the locks they take are held only until the commit; and in
                 // the person's turn in this process, so one of their uploads at a time
-                // waits on those rows (``KeyedTurns``). The turn ends after the commit.
+                // waits on those rows (``KeyedTurns``). The turn ends after the commit,
+                // where the files are counted against the cap (``UploadStore/insertUpload``).
                 try await turn.take(userID, from: turns)
                 if let dailyLimit = quota.dailyLimit {
                     _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)
                 }
-                try await stores.usage.reserveFilesInFlight(files.count, userID: userID, limit: quota.maxFilesInFlight, on: connection)
                 return enqueued
             }
-        } catch let error as PSQLError where error.isUniqueViolation && idempotencyKey != nil {
+        } catch {
+            // The commit refused past the cap.
+            if let refused = FilesInFlightLimitReached(error, limit: quota.maxFilesInFlight) { throw refused }
             // A concurrent request with the same key won the race: answer as it did.
-            if let idempotencyKey, let earlier = try await stores.uploads.uploads(userID: userID, idempotencyKey: idempotencyKey) {
+            if let duplicate = error as? PSQLError, duplicate.isUniqueViolation, let idempotencyKey,
+                let earlier = try await stores.uploads.uploads(userID: userID, idempotencyKey: idempotencyKey)
+            {
                 return earlier
             }
             throw error

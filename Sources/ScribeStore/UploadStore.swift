@@ -166,6 +166,11 @@ public struct UploadStore: Sendable {
     /// attachment and the caption) and the upload row with its bytes. When
     /// the text is already known (a plain-text file), it is stored as the
     /// checkpoint and the message starts at the `llm` stage.
+    ///
+    /// The file counts against the person's files in flight when the
+    /// transaction commits, and the commit fails with ``FilesInFlightLimitReached``'s
+    /// SQLSTATE (see ``FilesInFlightLimitReached/init(_:limit:)``) if that would
+    /// pass `filesInFlightCap` (nil: counted, no cap).
     public func insertUpload(
         id: UUID,
         userID: UUID,
@@ -177,6 +182,7 @@ public struct UploadStore: Sendable {
         knownText: (text: String, pages: [AttachmentPage])?,
         ocrJobID: UUID?,
         answerJobID: UUID?,
+        filesInFlightCap: Int? = nil,
         on connection: PostgresConnection
     ) async throws -> Message {
         let attachment = Attachment(
@@ -200,14 +206,19 @@ public struct UploadStore: Sendable {
             try await connection.query("UPDATE messages SET document_text = \(knownText.text) WHERE id = \(message.id)", logger: logger)
             message.documentText = knownText.text
         }
+        // The file counts against the person's files in flight from the commit,
+        // which refuses it past `filesInFlightCap` (sql/019).
+        let cap = filesInFlightCap.map(String.init) ?? "none"
         try await connection.query(
             """
+            WITH cap AS (SELECT set_config('scribe.max_files_in_flight', \(cap), true))
             INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload, chunk_count,
                                  idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id, passages_at)
-            VALUES (\(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
-                    \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
-                    \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID),
-                    CASE WHEN \(knownText != nil) THEN now() END)
+            SELECT \(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
+                   \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
+                   \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID),
+                   CASE WHEN \(knownText != nil) THEN now() END
+            FROM cap
             """,
             logger: logger
         )

@@ -28,8 +28,24 @@ public struct DailyLimitReached: Error, Sendable, Hashable {
 /// The cap on one person's files waiting to be read or answered was reached: nothing was stored.
 public struct FilesInFlightLimitReached: Error, Sendable, Hashable {
     public var limit: Int
-    /// Files of this person in flight, counting the refused ones.
+    /// Files of this person in flight, counting the refused one.
     public var inFlight: Int
+
+    public init(limit: Int, inFlight: Int) {
+        self.limit = limit
+        self.inFlight = inFlight
+    }
+
+    /// The SQLSTATE of a commit the cap refused (`sql/019`).
+    static let sqlState = "SF429"
+
+    /// The refusal `error` carries, if it is the cap's: a commit of uploads
+    /// refused by the files-in-flight trigger, its DETAIL the files held.
+    public init?(_ error: any Error, limit: Int?) {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == Self.sqlState else { return nil }
+        let held = error.serverInfo?[.detail].flatMap { Int($0) } ?? 0
+        self.init(limit: limit ?? held, inFlight: held + 1)
+    }
 }
 
 /// The daily request counts and the files-in-flight cap.
@@ -118,31 +134,6 @@ public struct UsageStore: Sendable {
         }
     }
 
-    /// Counts `count` more of `userID`'s files in flight (uploaded, not yet
-    /// answered or failed; sql/017 counts them down as they land), refusing
-    /// them if that would pass `limit`. One `UPDATE … WHERE files + k <=
-    /// limit` on the person's counter row, as the daily charge: O(1) however
-    /// many files are in flight, exact under concurrent uploads (they queue on
-    /// the row until the commit; call it last). With no limit it only counts.
-    ///
-    /// - Throws: ``FilesInFlightLimitReached`` when they do not fit; roll back then.
-    public func reserveFilesInFlight(_ count: Int, userID: UUID, limit: Int?, on connection: PostgresConnection) async throws {
-        let cap = limit ?? Int(Int32.max)
-        let rows = try await connection.query(
-            """
-            INSERT INTO files_in_flight AS f (user_id, files) SELECT \(userID), \(count) WHERE \(count) <= \(cap)
-            ON CONFLICT (user_id) DO UPDATE SET files = f.files + excluded.files WHERE f.files + excluded.files <= \(cap)
-            RETURNING files
-            """,
-            logger: logger
-        )
-        for try await _ in rows.decode(Int.self) { return }
-        guard let limit else { return }
-        let held = try await connection.query("SELECT files FROM files_in_flight WHERE user_id = \(userID)", logger: logger)
-        var inFlight = 0
-        for try await files in held.decode(Int.self) { inFlight = files }
-        throw FilesInFlightLimitReached(limit: limit, inFlight: inFlight + count)
-    }
 }
 
 extension DailyAllowance {
