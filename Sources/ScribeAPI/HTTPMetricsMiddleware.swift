@@ -34,29 +34,36 @@ struct HTTPMetricsMiddleware: RouterMiddleware {
             throw error
         }
         let endpoint = handles.endpoint(Handles.Key(route: context.endpointPath ?? "Unknown", method: request.method, status: response.status))
+        let answered = Answered(endpoint: endpoint, active: active, started: started)
         guard response.body.contentLength == nil else {
-            endpoint.requests.increment()
-            endpoint.duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-            active.decrement()
+            answered.record()
             return response
-        }
-        let record: @Sendable () -> Void = {
-            endpoint.requests.increment()
-            endpoint.duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-            active.decrement()
         }
         var streamed = response
         let body = response.body
         streamed.body = ResponseBody { writer in
             do {
                 try await body.write(writer)
-                record()
+                answered.record()
             } catch {
-                record()
+                answered.record()
                 throw error
             }
         }
         return streamed
+    }
+
+    /// A request answered, to be recorded now or once its body is written.
+    struct Answered: Sendable {
+        let endpoint: Handles.Endpoint
+        let active: Meter
+        let started: UInt64
+
+        func record() {
+            endpoint.requests.increment()
+            endpoint.duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            active.decrement()
+        }
     }
 
     /// The metric handles, made once per method and per route, method and status.

@@ -117,7 +117,14 @@ import Testing
             }
             #expect(try await WorkerProcessTests.waitUntilDrained(client, timeout: .seconds(120)), "\(processes[0].logTail())")
 
-            let samples = try await Self.scrape(http, metrics)
+            // A job's attempt and duration are recorded just after its completion
+            // commits, so the last one may lag the drained queue by a moment.
+            var samples = try await Self.scrape(http, metrics)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while samples.value("scribe_job_duration_seconds_count", ["queue": "answer", "kind": "answer"]) != Double(jobs), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                samples = try await Self.scrape(http, metrics)
+            }
             #expect(samples.value("scribe_job_attempts_total", ["queue": "ocr", "kind": "ocr"]) == 1, "\(samples)")
             #expect(samples.value("scribe_job_attempts_total", ["queue": "answer", "kind": "answer"]) == Double(jobs))
             #expect(samples.value("scribe_job_duration_seconds_count", ["queue": "answer", "kind": "answer"]) == Double(jobs))

@@ -49,7 +49,7 @@ final class CatchUpBarrier: Sendable {
         var next: [CheckedContinuation<Bool, Never>] = []
     }
 
-    init(channel: String, database: Database, deadline: Duration = .milliseconds(250), logger: Logger) {
+    init(channel: String, database: Database, deadline: Duration = .seconds(1), logger: Logger) {
         self.channel = channel
         self.database = database
         self.deadline = deadline
@@ -76,32 +76,30 @@ final class CatchUpBarrier: Sendable {
         }
     }
 
-    /// Sends the rounds, one at a time, until cancelled.
+    /// Sends the rounds, one at a time, until cancelled or closed: woken when
+    /// someone waits and no round is out, and when a round ends with callers
+    /// waiting for the next.
     func run() async {
         for await _ in kicks {
-            while let number = startRound() {
-                // Heard back or not, the round ends by its deadline, counted from now:
-                // with the database gone, sending can hang as long as hearing.
-                MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(deadline)) { [weak self] in
-                    self?.endRound(number, heard: false)
+            guard let number = startRound() else { continue }
+            // Heard back or not, the round ends by its deadline, counted from now:
+            // with the database gone, sending can hang as long as hearing.
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(deadline)) { [weak self] in
+                self?.endRound(number, heard: false)
+            }
+            do {
+                // A round needs no durability: its commit need not wait for the WAL
+                // flush (which it would do holding Postgres's one NOTIFY lock, in
+                // every writer's way). The order of delivery is the same.
+                try await database.withConnection(timeout: deadline) { [channel, tag, logger] connection in
+                    _ = try await connection.query(
+                        "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(tag + String(number)))",
+                        logger: logger
+                    )
                 }
-                do {
-                    // A round needs no durability: its commit need not wait for the WAL
-                    // flush (which it would do holding Postgres's one NOTIFY lock, in
-                    // every writer's way). The order of delivery is the same.
-                    try await database.withConnection(timeout: deadline) { [channel, tag, logger] connection in
-                        _ = try await connection.query(
-                            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(tag + String(number)))",
-                            logger: logger
-                        )
-                    }
-                } catch {
-                    logger.debug("a catch-up round could not be sent", metadata: ["error": "\(error)"])
-                    endRound(number, heard: false)
-                    continue
-                }
-                // Wait until this round has ended before sending the next.
-                guard await roundEnded(number) else { return }
+            } catch {
+                logger.debug("a catch-up round could not be sent", metadata: ["error": "\(error)"])
+                endRound(number, heard: false)
             }
         }
     }
@@ -137,10 +135,6 @@ final class CatchUpBarrier: Sendable {
         }
         for waiter in waiters { waiter.resume(returning: false) }
         kicker.finish()
-        roundEnds.withLock { ends in
-            defer { ends.waiter = nil }
-            return ends.waiter?.continuation
-        }?.resume(returning: false)
     }
 
     /// Makes the callers waiting for the next round the current round's, or nil
@@ -163,32 +157,5 @@ final class CatchUpBarrier: Sendable {
         }
         for waiter in waiters { waiter.resume(returning: heard) }
         if more { kicker.yield() }
-        roundEnds.withLock { ends in
-            ends.ended = max(ends.ended, number)
-            let ready = ends.waiter.flatMap { $0.number <= number ? $0.continuation : nil }
-            if ready != nil { ends.waiter = nil }
-            return ready
-        }?.resume(returning: true)
-    }
-
-    private struct RoundEnds {
-        var ended: UInt64 = 0
-        var waiter: (number: UInt64, continuation: CheckedContinuation<Bool, Never>)?
-    }
-
-    private let roundEnds = Mutex(RoundEnds())
-
-    /// Waits until round `number` has ended; false when closed meanwhile.
-    private func roundEnded(_ number: UInt64) async -> Bool {
-        let ended = await withCheckedContinuation { continuation in
-            let done = roundEnds.withLock { ends -> Bool in
-                if ends.ended >= number { return true }
-                ends.waiter = (number, continuation)
-                return false
-            }
-            if done { continuation.resume(returning: true) }
-        }
-        let closed = state.withLock { $0.closed }
-        return ended && !closed
     }
 }
