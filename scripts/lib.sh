@@ -10,6 +10,7 @@ SCRIBE_PACKAGES=(
   postgresql postgresql-contrib
   pkg-config libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-osd
   poppler-utils
+  gdb # scripts/hang-report: where a hung test run was stuck
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
