@@ -29,8 +29,8 @@ import ScribeStore
 public struct FileFlow: Sendable {
     package let stores: Stores
     package let queue: JobQueue
-    /// Each person's turn at their counter rows, within this process.
-    let turns = KeyedTurns()
+    /// Each person's turns at their counter rows, within this process: one per row.
+    let turns = KeyedTurns(holders: UploadStore.filesInFlightRows)
 
     public init(stores: Stores, queue: JobQueue) {
         self.stores = stores

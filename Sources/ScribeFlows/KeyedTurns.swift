@@ -1,38 +1,56 @@
 import Foundation
 import Synchronization
 
-/// Turns by key within one process: one holder per key at a time, the others
-/// waiting in line, first come first served.
+/// Turns by key within one process: at most `holders` per key at a time,
+/// the others waiting in line, first come first served.
 ///
-/// One person's concurrent uploads all end on the same counter row
-/// (`files_in_flight`), whose lock each holds through its commit. Left to
-/// PostgreSQL, a hundred of them wait on that row together, and every commit
-/// wakes all the waiters to find one winner: a hundred wake-ups per upload.
-/// Taking the person's turn here first leaves one waiter per process at the
-/// row; the rest wait on a continuation, for free.
+/// One person's concurrent uploads all end on their counter rows
+/// (`files_in_flight`, sql/020: a few per person), each commit holding one
+/// through its flush. Left to PostgreSQL, a hundred of them wait on those
+/// rows together, and every commit wakes all its waiters to find one winner:
+/// a hundred wake-ups per upload. Taking one of the person's turns here
+/// first (as many as they have rows) leaves one waiter per row and process;
+/// the rest wait on a continuation, for free.
 final class KeyedTurns: Sendable {
     private struct Waiter {
         var id: UInt64
         var continuation: CheckedContinuation<Void, any Error>
     }
 
+    private struct Line {
+        var holders = 1
+        var waiters: [Waiter] = []
+    }
+
     private struct State {
-        /// Keys someone holds, with who waits for them in order.
-        var lines: [UUID: [Waiter]] = [:]
+        /// Keys someone holds, with how many hold them and who waits, in order.
+        var lines: [UUID: Line] = [:]
         var nextID: UInt64 = 0
         /// Waiters cancelled before they were in line.
         var cancelled: Set<UInt64> = []
     }
 
     private let state = Mutex(State())
+    /// How many may hold one key at once.
+    let holders: Int
+
+    /// Turns of which `holders` (at least one) may be held per key at once.
+    init(holders: Int = 1) {
+        self.holders = max(1, holders)
+    }
 
     /// Waits for `key`'s turn; the caller must ``release(_:)`` it once done.
     /// Throws `CancellationError` (and holds nothing) when the task is
     /// cancelled while it waits.
     func acquire(_ key: UUID) async throws {
+        let holders = holders
         let id: UInt64? = state.withLock { state in
-            guard state.lines[key] != nil else {
-                state.lines[key] = []
+            guard let line = state.lines[key] else {
+                state.lines[key] = Line()
+                return nil
+            }
+            if line.holders < holders {
+                state.lines[key]?.holders += 1
                 return nil
             }
             state.nextID += 1
@@ -43,15 +61,15 @@ final class KeyedTurns: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let cancelledAlready = state.withLock { state in
                     if state.cancelled.remove(id) != nil { return true }
-                    state.lines[key, default: []].append(Waiter(id: id, continuation: continuation))
+                    state.lines[key, default: Line()].waiters.append(Waiter(id: id, continuation: continuation))
                     return false
                 }
                 if cancelledAlready { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
             let waiter: Waiter? = state.withLock { state in
-                if let index = state.lines[key]?.firstIndex(where: { $0.id == id }) {
-                    return state.lines[key]?.remove(at: index)
+                if let index = state.lines[key]?.waiters.firstIndex(where: { $0.id == id }) {
+                    return state.lines[key]?.waiters.remove(at: index)
                 }
                 // Not in line yet (or handed the turn already: then it goes on and releases it).
                 state.cancelled.insert(id)
@@ -65,11 +83,12 @@ final class KeyedTurns: Sendable {
     func release(_ key: UUID) {
         let next: Waiter? = state.withLock { state in
             guard var line = state.lines[key] else { return nil }
-            guard !line.isEmpty else {
-                state.lines[key] = nil
+            guard !line.waiters.isEmpty else {
+                line.holders -= 1
+                state.lines[key] = line.holders > 0 ? line : nil
                 return nil
             }
-            let first = line.removeFirst()
+            let first = line.waiters.removeFirst()
             state.lines[key] = line
             return first
         }

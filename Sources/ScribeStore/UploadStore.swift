@@ -158,6 +158,11 @@ public struct UploadStore: Sendable {
         self.logger = logger
     }
 
+    /// How many counter rows one person's files in flight are counted on, so
+    /// that as many of their uploads commit at once (sql/020's
+    /// `scribe_files_in_flight_shards()`, which a test holds this to).
+    public static let filesInFlightRows = 8
+
     /// Where an upload's question and answer messages are written, in the caller's transaction.
     var messages: MessageStore { MessageStore(database: database, logger: logger) }
     // MARK: Enqueue (in the caller's transaction)

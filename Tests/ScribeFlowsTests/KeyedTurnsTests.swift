@@ -4,8 +4,8 @@ import Testing
 
 @testable import ScribeFlows
 
-/// One holder per key at a time, in the order they came; other keys never
-/// wait; a waiter cancelled in line leaves it holding nothing.
+/// At most `holders` per key at a time, in the order they came; other keys
+/// never wait; a waiter cancelled in line leaves it holding nothing.
 @Suite struct KeyedTurnsTests {
     /// Who is inside, the most ever at once, and in which order they came in.
     final class Probe: Sendable {
@@ -41,6 +41,34 @@ import Testing
         #expect(probe.state.withLock { $0.most } == 1)
         #expect(probe.state.withLock { $0.order } == Array(0..<50))
         // Nobody holds it now: it is taken at once.
+        try await turns.acquire(key)
+        turns.release(key)
+    }
+
+    @Test func severalHoldersPerKeyNeverMore() async throws {
+        let turns = KeyedTurns(holders: 3)
+        let key = UUID()
+        let probe = Probe()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<60 {
+                group.addTask {
+                    try await turns.acquire(key)
+                    probe.enter(n)
+                    try await Task.sleep(for: .milliseconds(1))
+                    probe.leave()
+                    turns.release(key)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(probe.state.withLock { $0.most } == 3, "three at once, never more")
+        // Every turn was given back: three are taken at once, and a fourth waits.
+        for _ in 0..<3 { try await turns.acquire(key) }
+        let fourth = Task { try await turns.acquire(key) }
+        try await Task.sleep(for: .milliseconds(20))
+        fourth.cancel()
+        await #expect(throws: CancellationError.self) { try await fourth.value }
+        for _ in 0..<3 { turns.release(key) }
         try await turns.acquire(key)
         turns.release(key)
     }

@@ -29,7 +29,8 @@ import Testing
         _ fixture: Fixture,
         bytes: String = "the scanned page",
         idempotencyKey: String? = nil,
-        knownText: (text: String, pages: [AttachmentPage])? = nil
+        knownText: (text: String, pages: [AttachmentPage])? = nil,
+        filesInFlightCap: Int? = nil
     ) async throws -> (uploadID: UUID, message: Message) {
         let uploadID = UUID.v7()
         let stores = fixture.stores
@@ -46,6 +47,7 @@ import Testing
                 knownText: knownText,
                 ocrJobID: knownText == nil ? UUID.v7() : nil,
                 answerJobID: knownText == nil ? nil : UUID.v7(),
+                filesInFlightCap: filesInFlightCap,
                 on: connection
             )
         }
@@ -86,6 +88,84 @@ import Testing
             await #expect { try await Self.upload(Fixture(stores: stores, user: stranger, conversation: fixture.conversation)) } throws: { error in
                 (error as? StoreError)?.code == .notFound
             }
+        }
+    }
+
+    /// One person's files in flight as the rows count them: the sum, and each row's count.
+    static func filesInFlight(_ fixture: Fixture) async throws -> (sum: Int, rows: [Int]) {
+        try await fixture.stores.database.withConnection { connection in
+            let rows = try await connection.query(
+                "SELECT files FROM files_in_flight WHERE user_id = \(fixture.user.id) ORDER BY shard", logger: TestDatabase.logger
+            )
+            var counts: [Int] = []
+            for try await files in rows.decode(Int.self) { counts.append(files) }
+            return (counts.reduce(0, +), counts)
+        }
+    }
+
+    @Test func oneUsersFilesInFlightAreCountedOnTheirRowsAndCappedExactly() async throws {
+        try await TestDatabase.withStores { stores in
+            let rows = try await stores.database.withConnection { connection in
+                try await connection.query("SELECT scribe_files_in_flight_shards()", logger: TestDatabase.logger).collect().first?.decode(Int.self)
+            }
+            #expect(rows == UploadStore.filesInFlightRows, "the API takes as many turns per person as the SQL has rows")
+            let fixture = try await Self.fixture(stores)
+            // 11 over 8 rows: shares of 2, 2, 2, 1, 1, 1, 1, 1.
+            let outcomes = await withTaskGroup(of: Result<UUID, any Error>.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        do { return .success(try await Self.upload(fixture, filesInFlightCap: 11).message.id) } catch { return .failure(error) }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let accepted = outcomes.compactMap { try? $0.get() }
+            #expect(accepted.count == 11)
+            let refusals = outcomes.compactMap { outcome -> FilesInFlightLimitReached? in
+                guard case .failure(let error) = outcome else { return nil }
+                return FilesInFlightLimitReached(error, limit: 11)
+            }
+            #expect(refusals.count == 19, "every other upload refused by the cap, nothing else")
+            #expect(refusals.allSatisfy { $0.inFlight == 12 })
+            #expect(try await Self.filesInFlight(fixture) == (11, [2, 2, 2, 1, 1, 1, 1, 1]))
+
+            // Files that land give their places back, each off a row that had one.
+            for message in accepted.prefix(4) {
+                try await stores.database.withConnection { connection in
+                    _ = try await connection.query("UPDATE messages SET status = 'done' WHERE id = \(message)", logger: TestDatabase.logger)
+                }
+            }
+            let afterLanding = try await Self.filesInFlight(fixture)
+            #expect(afterLanding.sum == 7 && afterLanding.rows.allSatisfy { $0 >= 0 })
+            // Exactly four places are free again, wherever they are.
+            let again = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { (try? await Self.upload(fixture, filesInFlightCap: 11)) != nil }
+                }
+                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(again == 4)
+            #expect(try await Self.filesInFlight(fixture).sum == 11)
+        }
+    }
+
+    @Test func countsOfBeforeTheRowsAreSpreadOverThemAsTheirSharesAre() async throws {
+        let (_, url) = try await TestDatabase.createEmpty()
+        let migrations = try Migrator.migrations(in: TestDatabase.migrationsDirectory)
+        try await PostgresClient.withRunning(url.configuration, logger: TestDatabase.logger) { client in
+            let migrator = Migrator(client: client, logger: TestDatabase.logger)
+            try await migrator.apply(migrations.filter { $0.version < "020" })
+            let (busy, lone) = (UUID.v7(), UUID.v7())
+            for user in [busy, lone] {
+                try await client.query("INSERT INTO users (id, email, password_hash) VALUES (\(user), \(user.uuidString + "@example.com"), 'x')")
+            }
+            try await client.query("INSERT INTO files_in_flight (user_id, files) VALUES (\(busy), 13), (\(lone), 1)")
+            try await migrator.apply(migrations)
+            var counts: [UUID: [Int]] = [:]
+            let rows = try await client.query("SELECT user_id, files FROM files_in_flight ORDER BY user_id, shard")
+            for try await (user, files) in rows.decode((UUID, Int).self) { counts[user, default: []].append(files) }
+            #expect(counts[busy] == [2, 2, 2, 2, 2, 1, 1, 1])
+            #expect(counts[lone] == [1, 0, 0, 0, 0, 0, 0, 0])
         }
     }
 
