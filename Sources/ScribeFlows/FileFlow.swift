@@ -82,7 +82,6 @@ public struct FileFlow: Sendable {
         defer { turn.release(userID, to: turns) }
         do {
             return try await queue.database.transaction(timeout: timeout) { [stores, queue, turns] connection in
-                try await stores.conversations.requireConversation(conversationID, of: userID, on: connection)
                 var enqueued: [EnqueuedUpload] = []
                 var queues: Set<String> = []
                 for (position, file) in files.enumerated() {
@@ -116,17 +115,16 @@ public struct FileFlow: Sendable {
                         metadata: Self.jobMetadata(requestID: requestID),
                         id: jobID
                     )
-                    try await queue.enqueue(job, on: connection)
-                    queues.insert(stage.queue)
+                    // The workers of its queue nudged in the same round trip (delivered
+                    // at the commit, wherever it is sent: before the turn, out of its way).
+                    try await queue.enqueue(job, nudging: queues.insert(stage.queue).inserted, on: connection)
                     enqueued.append(
                         EnqueuedUpload(messageID: message.id, uploadID: uploadID, conversationID: conversationID, filename: file.filename, status: .queued)
                     )
                 }
-                // Delivered at the commit wherever it is sent: before the turn, out of its way.
-                try await queue.notify(queues, on: connection)
                 // Last, so the locks they take are held only until the commit; and in
-                // the person's turn in this process, so one of their uploads at a time
-                // waits on those rows (``KeyedTurns``). The turn ends after the commit,
+                // one of the person's turns in this process, so at most one of their
+                // uploads per counter row waits on those rows (``KeyedTurns``). The turn ends after the commit,
                 // where the files are counted against the cap (``UploadStore/insertUpload``).
                 try await turn.take(userID, from: turns)
                 if let dailyLimit = quota.dailyLimit {

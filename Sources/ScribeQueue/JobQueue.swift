@@ -34,28 +34,36 @@ public struct JobQueue: Sendable {
     /// Inserts `job` on the caller's connection (inside the caller's
     /// transaction, so the job exists exactly when what it works on does).
     /// A job with a fairness key is ranked by its place in its key's line.
-    /// Call ``notify(_:on:)`` once the transaction's jobs are in.
+    /// Nudge the workers once the transaction's jobs are in: with `nudging`
+    /// on the last (or the first of each queue), in the same round trip, or
+    /// with ``notify(_:on:)``.
     ///
+    /// - Parameter nudging: Also nudges idle workers of the job's queue
+    ///   (delivered when the transaction commits), whether or not it was inserted.
     /// - Returns: false when the job has a ``NewJob/uniqueKey`` that an
     ///   unfinished job holds already (nothing was inserted), else true.
     @discardableResult
-    public func enqueue(_ job: NewJob, on connection: PostgresConnection) async throws -> Bool {
+    public func enqueue(_ job: NewJob, nudging: Bool = false, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
-            INSERT INTO jobs (id, kind, queue, args, metadata, priority, max_attempts, fairness_key, unique_key, fair_rank)
-            SELECT \(job.id), \(job.kind), \(job.queue), \(job.args)::jsonb, \(job.metadataJSON)::jsonb, \(job.priority), \(job.maxAttempts), \(job.fairnessKey),
-                   \(job.uniqueKey),
-                   CASE WHEN \(job.fairnessKey)::text IS NULL THEN 0 ELSE (
-                       SELECT count(*) + 1 FROM jobs
-                       WHERE queue = \(job.queue) AND fairness_key = \(job.fairnessKey) AND state IN ('available', 'running')
-                   ) END
-            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'pending') DO NOTHING
-            RETURNING 1
+            WITH job AS (
+                INSERT INTO jobs (id, kind, queue, args, metadata, priority, max_attempts, fairness_key, unique_key, fair_rank)
+                SELECT \(job.id), \(job.kind), \(job.queue), \(job.args)::jsonb, \(job.metadataJSON)::jsonb, \(job.priority), \(job.maxAttempts), \(job.fairnessKey),
+                       \(job.uniqueKey),
+                       CASE WHEN \(job.fairnessKey)::text IS NULL THEN 0 ELSE (
+                           SELECT count(*) + 1 FROM jobs
+                           WHERE queue = \(job.queue) AND fairness_key = \(job.fairnessKey) AND state IN ('available', 'running')
+                       ) END
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'pending') DO NOTHING
+                RETURNING 1
+            ),
+            nudge AS (SELECT pg_notify(\(Self.channel), \(job.queue)) WHERE \(nudging))
+            SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM nudge)
             """,
             logger: logger
         )
         var inserted = false
-        for try await _ in rows { inserted = true }
+        for try await (jobs, _) in rows.decode((Int, Int).self) { inserted = jobs > 0 }
         return inserted
     }
 

@@ -36,20 +36,6 @@ public struct ConversationStore: Sendable {
         throw StoreError(.notFound, "The new conversation was not returned.")
     }
 
-    /// Throws `.notFound` unless `conversationID` is `userID`'s.
-    ///
-    /// A plain read, not an UPDATE: concurrent uploads to one conversation
-    /// must not queue on its row lock. (The messages' foreign key holds a KEY
-    /// SHARE lock against a concurrent delete; the conversation's updated_at
-    /// moves when the answer is written.)
-    public func requireConversation(_ conversationID: UUID, of userID: UUID, on connection: PostgresConnection) async throws {
-        let rows = try await connection.query(
-            "SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)",
-            logger: logger
-        )
-        guard try await rows.collect().count == 1 else { throw StoreError(.notFound, "Conversation not found.") }
-    }
-
     /// The conversation `id` if `userID` owns it, else nil.
     public func conversation(id: UUID, userID: UUID) async throws -> Conversation? {
         try await database.withConnection { connection in

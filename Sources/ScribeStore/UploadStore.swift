@@ -165,17 +165,22 @@ public struct UploadStore: Sendable {
 
     /// Where an upload's question and answer messages are written, in the caller's transaction.
     var messages: MessageStore { MessageStore(database: database, logger: logger) }
+
     // MARK: Enqueue (in the caller's transaction)
 
-    /// Stores one uploaded file: its user message (`queued`, with the
-    /// attachment and the caption) and the upload row with its bytes. When
-    /// the text is already known (a plain-text file), it is stored as the
-    /// checkpoint and the message starts at the `llm` stage.
+    /// Stores one uploaded file, if `conversationID` is `userID`'s: its user
+    /// message (`queued`, with the attachment and the caption) and the upload
+    /// row with its bytes, in one statement. When the text is already known
+    /// (a plain-text file), it is stored as the checkpoint and the message
+    /// starts at the `llm` stage.
     ///
     /// The file counts against the person's files in flight when the
     /// transaction commits, and the commit fails with ``FilesInFlightLimitReached``'s
     /// SQLSTATE (see ``FilesInFlightLimitReached/init(_:limit:)``) if that would
     /// pass `filesInFlightCap` (nil: counted, no cap).
+    ///
+    /// - Throws: ``StoreError`` `.notFound` (and nothing is written) when the
+    ///   conversation is not the user's.
     public func insertUpload(
         id: UUID,
         userID: UUID,
@@ -198,35 +203,43 @@ public struct UploadStore: Sendable {
             pagesRead: knownText?.pages.count,
             pageDetails: knownText?.pages
         )
-        var message = try await messages.insertMessage(
-            conversationID: conversationID,
-            role: .user,
-            content: caption ?? "",
-            status: .queued,
-            stage: knownText == nil ? Stage.queued : .llm,
-            attachments: [attachment],
-            on: connection
-        )
-        if let knownText {
-            try await connection.query("UPDATE messages SET document_text = \(knownText.text) WHERE id = \(message.id)", logger: logger)
-            message.documentText = knownText.text
-        }
+        let stage = knownText == nil ? Stage.queued : .llm
         // The file counts against the person's files in flight from the commit,
-        // which refuses it past `filesInFlightCap` (sql/019).
+        // which refuses it past `filesInFlightCap` (sql/019, sql/020).
         let cap = filesInFlightCap.map(String.init) ?? "none"
-        try await connection.query(
+        // The conversation's check, the message and the upload in one round trip:
+        // the statements of an upload are what its transaction waits on. The
+        // check is a plain read, not an UPDATE: concurrent uploads to one
+        // conversation must not queue on its row lock (the message's foreign
+        // key holds a KEY SHARE lock against a concurrent delete).
+        let rows = try await connection.query(
             """
-            WITH cap AS (SELECT set_config('scribe.max_files_in_flight', \(cap), true))
-            INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload, chunk_count,
-                                 idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id, passages_at)
-            SELECT \(id), \(userID), \(conversationID), \(message.id), \(file.filename), \(file.contentType),
-                   \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
-                   \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID),
-                   CASE WHEN \(knownText != nil) THEN now() END
-            FROM cap
+            WITH cap AS (SELECT set_config('scribe.max_files_in_flight', \(cap), true)),
+            conversation AS (SELECT id FROM conversations WHERE id = \(conversationID) AND user_id = \(userID)),
+            message AS (
+                INSERT INTO messages AS m (id, conversation_id, role, content, status, stage, attachments, metadata, sources, document_text)
+                SELECT \(UUID.v7()), conversation.id, \(MessageRole.user), \(caption ?? ""), \(MessageStatus.queued), \(stage),
+                       \(JSONColumn.encode([attachment]))::jsonb, \(JSONColumn.encode(MessageMetadata()))::jsonb,
+                       \(JSONColumn.encode([MessageSource]()))::jsonb, \(knownText?.text)
+                FROM conversation
+                RETURNING m.*
+            ),
+            upload AS (
+                INSERT INTO uploads (id, user_id, conversation_id, message_id, filename, content_type, size, payload, chunk_count,
+                                     idempotency_key, request_position, document_text, page_count, ocr_job_id, answer_job_id, passages_at)
+                SELECT \(id), \(userID), \(conversationID), message.id, \(file.filename), \(file.contentType),
+                       \(file.size), \(file.payload), \(file.chunkCount), \(idempotencyKey), \(requestPosition),
+                       \(knownText?.text), \(knownText?.pages.count), \(ocrJobID), \(answerJobID),
+                       CASE WHEN \(knownText != nil) THEN now() END
+                FROM message, cap
+            )
+            SELECT \(unescaped: Message.columns) FROM message m
             """,
             logger: logger
         )
+        guard let message = try await Message.decode(rows).first else {
+            throw StoreError(.notFound, "Conversation not found.")
+        }
         return message
     }
 

@@ -35,8 +35,7 @@ import Testing
         let uploadID = UUID.v7()
         let stores = fixture.stores
         let message = try await stores.database.transaction { connection in
-            try await stores.conversations.requireConversation(fixture.conversation.id, of: fixture.user.id, on: connection)
-            return try await stores.uploads.insertUpload(
+            try await stores.uploads.insertUpload(
                 id: uploadID,
                 userID: fixture.user.id,
                 conversationID: fixture.conversation.id,
