@@ -124,8 +124,9 @@ public struct FileFlow: Sendable {
                 }
                 // Last, so the locks they take are held only until the commit; and in
                 // one of the person's turns in this process, so at most one of their
-                // uploads per counter row waits on those rows (``KeyedTurns``). The turn ends after the commit,
-                // where the files are counted against the cap (``UploadStore/insertUpload``).
+                // uploads per counter row waits on those rows (``KeyedTurns``). The
+                // turn ends after the commit, where the files are counted against
+                // the cap (``UploadStore/insertUpload``).
                 try await turn.take(userID, from: turns)
                 if let dailyLimit = quota.dailyLimit {
                     _ = try await stores.usage.chargeDailyRequests(files.count, userID: userID, limit: dailyLimit, on: connection)

@@ -34,9 +34,9 @@ public struct JobQueue: Sendable {
     /// Inserts `job` on the caller's connection (inside the caller's
     /// transaction, so the job exists exactly when what it works on does).
     /// A job with a fairness key is ranked by its place in its key's line.
-    /// Nudge the workers once the transaction's jobs are in: with `nudging`
-    /// on the last (or the first of each queue), in the same round trip, or
-    /// with ``notify(_:on:)``.
+    /// Idle workers are nudged once per queue and transaction: by the job
+    /// enqueued with `nudging` (in the same round trip), or by ``notify(_:on:)``
+    /// once the transaction's jobs are in.
     ///
     /// - Parameter nudging: Also nudges idle workers of the job's queue
     ///   (delivered when the transaction commits), whether or not it was inserted.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ScribePostgres
 import ScribeQueue
 import ScribeTestSupport
@@ -40,6 +41,37 @@ import Testing
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(claimed.count == 200 && Set(claimed).count == 200)
+        }
+    }
+
+    @Test func aJobEnqueuedNudgingWakesItsQueueAtTheCommitAndOnlyThen() async throws {
+        try await Self.withQueue { queue, database in
+            let heard = Mutex<[String]>([])
+            let listening = Mutex(false)
+            let listener = ChannelListener(database: database, channel: JobQueue.channel, logger: TestDatabase.logger) { event in
+                switch event {
+                case .listening: listening.withLock { $0 = true }
+                case .notification(let payload): heard.withLock { $0.append(payload) }
+                case .lost: break
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await listener.run() }
+                try await waitUntil("the listener listens", timeout: .seconds(30)) { listening.withLock { $0 } }
+                try await database.transaction { connection in
+                    try await queue.enqueue(try NewJob(kind: "quiet", queue: "quiet", args: Args(n: 1), maxAttempts: 3), on: connection)
+                    #expect(try await queue.enqueue(try NewJob(kind: "nudged", queue: "nudged", args: Args(n: 2), maxAttempts: 3), nudging: true, on: connection))
+                    // Nothing is delivered before the commit.
+                    try await Task.sleep(for: .milliseconds(200))
+                    #expect(heard.withLock { $0 }.isEmpty)
+                }
+                try await waitUntil("the nudge is heard", timeout: .seconds(30)) { heard.withLock { $0 } == ["nudged"] }
+                // One more, sent after: anything the first transaction sent came before it.
+                try await database.transaction { connection in try await queue.notify(["after"], on: connection) }
+                try await waitUntil("the last nudge is heard", timeout: .seconds(30)) { heard.withLock { $0 }.last == "after" }
+                #expect(heard.withLock { $0 } == ["nudged", "after"], "a job enqueued without nudging sends nothing")
+                group.cancelAll()
+            }
         }
     }
 
