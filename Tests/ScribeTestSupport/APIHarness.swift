@@ -47,7 +47,11 @@ public func withAPI(
         budget: ContextBudget(maxMessages: 10, maxTokens: 4000),
         semantic: semantic
     )
-    let events = EventHub(database: stores.database, events: stores.events, heartbeat: eventHeartbeat, logger: TestDatabase.logger)
+    // A catch-up round may take longer than production's second on a test machine
+    // running every suite at once; the tests that need a page kept must get one.
+    let events = EventHub(
+        database: stores.database, events: stores.events, heartbeat: eventHeartbeat, catchUpDeadline: .seconds(10), logger: TestDatabase.logger
+    )
     let dependencies = APIDependencies(
         stores: stores,
         tokens: tokens,

@@ -46,12 +46,16 @@ public final class EventHub: Service, Sendable {
     ///   - retention: How long events are kept for streams to resume from;
     ///     older ones are deleted every ten minutes.
     ///   - historyCacheBytes: Bytes of rendered history pages kept; 0 keeps none.
+    ///   - catchUpDeadline: How long a request waits for the process to hear
+    ///     back its own `NOTIFY` before it reads its page from the database
+    ///     instead (``CatchUpBarrier``).
     public init(
         database: Database,
         events: EventStore,
         heartbeat: Duration = .seconds(15),
         retention: Duration = .seconds(7 * 24 * 3600),
         historyCacheBytes: Int = 64 << 20,
+        catchUpDeadline: Duration = .seconds(1),
         logger: Logger
     ) {
         self.database = database
@@ -60,7 +64,7 @@ public final class EventHub: Service, Sendable {
         self.retention = retention
         self.logger = logger
         historyPages = HistoryPageCache(capacity: historyCacheBytes)
-        barrier = CatchUpBarrier(channel: Self.channel, database: database, logger: logger)
+        barrier = CatchUpBarrier(channel: Self.channel, database: database, deadline: catchUpDeadline, logger: logger)
         let label = "scribe_history_cache_lookups_total"
         lookups = (
             Counter(label: label, dimensions: [("result", "hit")]),
