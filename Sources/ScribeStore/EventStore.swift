@@ -75,10 +75,11 @@ public struct EventStore: Sendable {
         try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT tx::text, id, kind, message_id, data, tx < pg_snapshot_xmin(pg_current_snapshot())
-                FROM conversation_events
-                WHERE conversation_id = \(conversationID) AND (tx, id) > (\(String(position.transaction))::xid8, \(position.id))
-                ORDER BY tx, id
+                SELECT e.tx::text, e.id, e.kind, e.message_id, e.data, e.tx < pg_snapshot_xmin(pg_current_snapshot())
+                FROM conversation_events e
+                WHERE e.conversation_id = \(conversationID) AND (e.tx, e.id) > (\(String(position.transaction))::xid8, \(position.id))
+                -- Qualified: a bare `tx` here is the text column above, and would put 1000 before 999.
+                ORDER BY e.tx, e.id
                 LIMIT \(limit)
                 """,
                 logger: logger
@@ -103,9 +104,10 @@ public struct EventStore: Sendable {
         try await database.withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT tx::text, id FROM conversation_events
-                WHERE conversation_id = \(conversationID) AND tx < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY tx DESC, id DESC
+                SELECT e.tx::text, e.id FROM conversation_events e
+                WHERE e.conversation_id = \(conversationID) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+                -- Qualified: a bare `tx` here is the text column above, and would put 999 after 1000.
+                ORDER BY e.tx DESC, e.id DESC
                 LIMIT 1
                 """,
                 logger: logger

@@ -130,6 +130,34 @@ import Testing
         }
     }
 
+    /// Positions order by their transaction's number, not its digits: an
+    /// event of transaction 10 comes after one of transaction 9 (as text,
+    /// "10" sorts first), in a batch and as the latest position.
+    @Test func eventsFollowTheirTransactionsAcrossADigitMore() async throws {
+        try await TestDatabase.withStores { stores in
+            let user = try await TableStatementTests.newUser(stores)
+            let started = try await stores.messages.startChat(userID: user.id, conversationID: nil, text: "Hi", newTitle: "Hi")
+            let conversation = started.conversation.id
+            try await stores.database.withConnection { connection in
+                _ = try await connection.query("DELETE FROM conversation_events WHERE conversation_id = \(conversation)", logger: TestDatabase.logger)
+                for transaction in ["9", "10", "99", "100"] {
+                    _ = try await connection.query(
+                        """
+                        INSERT INTO conversation_events (tx, conversation_id, message_id, kind, data)
+                        VALUES (\(transaction)::xid8, \(conversation), \(started.message.id), 'message.updated', '{}')
+                        """,
+                        logger: TestDatabase.logger
+                    )
+                }
+            }
+            let batch = try await stores.events.events(conversationID: conversation, after: .start, limit: 100)
+            #expect(batch.events.map(\.position.transaction) == [9, 10, 99, 100])
+            #expect(try await stores.events.latestEventPosition(conversationID: conversation).transaction == 100)
+            let rest = try await stores.events.events(conversationID: conversation, after: batch.events[1].position, limit: 100)
+            #expect(rest.events.map(\.position.transaction) == [99, 100])
+        }
+    }
+
     @Test func aFailedMessageSaysWhyAndAnotherUsersMessageIsNotFound() async throws {
         try await TestDatabase.withStores { stores in
             let user = try await TableStatementTests.newUser(stores)
