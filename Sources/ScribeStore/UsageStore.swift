@@ -36,7 +36,7 @@ public struct FilesInFlightLimitReached: Error, Sendable, Hashable {
         self.inFlight = inFlight
     }
 
-    /// The SQLSTATE of a commit the cap refused (`sql/019`).
+    /// The SQLSTATE of a commit the cap refused (`sql/019`, `sql/020`).
     static let sqlState = "SF429"
 
     /// The refusal `error` carries, if it is the cap's: a commit of uploads
@@ -48,7 +48,9 @@ public struct FilesInFlightLimitReached: Error, Sendable, Hashable {
     }
 }
 
-/// The daily request counts and the files-in-flight cap.
+/// The daily request counts. (The files-in-flight cap is counted by triggers
+/// at the upload's commit, `sql/019` and `sql/020`; ``FilesInFlightLimitReached``
+/// reads its refusal.)
 public struct UsageStore: Sendable {
     let database: Database
     let logger: Logger

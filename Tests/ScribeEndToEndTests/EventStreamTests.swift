@@ -129,19 +129,29 @@ final class ReceivedEvents: Sendable {
             }
             let received = ReceivedEvents()
             let status = Int(response.status.code)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await chunk in response.body { received.feed(String(buffer: chunk)) }
-                    } catch {}
-                    received.end()
-                }
-                let result: Result<T, any Error>
-                do { result = .success(try await body(received, status)) } catch { result = .failure(error) }
-                group.cancelAll()
-                try? await streamClient.shutdown()
-                return try result.get()
+            // Not a child task: a run once waited forever (past the test's time limit)
+            // for a cancelled reader of an open stream, or for the client's shutdown
+            // under it. Both are asked to end, and waited for at most 10 s; the
+            // connection ends at the latest when the rig stops the server.
+            let reader = Task {
+                do {
+                    for try await chunk in response.body { received.feed(String(buffer: chunk)) }
+                } catch {}
+                received.end()
             }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(received, status)) } catch { result = .failure(error) }
+            reader.cancel()
+            let shutdown = Task { try? await streamClient.shutdown() }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !received.ended, ContinuousClock.now < deadline {
+                // Not Task.sleep: it returns at once in a cancelled task (a test past its time limit).
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) { done.resume() }
+                }
+            }
+            _ = shutdown
+            return try result.get()
         }
 
         func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
